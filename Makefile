@@ -1,0 +1,37 @@
+# Two commands for a new user: `make run` and `make test`.
+# Both create .venv from requirements.lock (exact versions) on first use.
+PYTHON ?= $(shell command -v python3.11 || command -v python3)
+VENV   := .venv
+BIN    := $(VENV)/bin
+STAMP  := $(VENV)/.installed-$(shell cat requirements.lock pyproject.toml | cksum | cut -d' ' -f1)
+
+# Prefect phones home otherwise, which only produces errors offline.
+export PREFECT_SERVER_ANALYTICS_ENABLED := false
+export DO_NOT_TRACK := 1
+
+.PHONY: run test lock bench clean
+
+$(STAMP): requirements.lock pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet -r requirements.lock
+	$(BIN)/pip install --quiet --no-deps --no-build-isolation -e .
+	rm -f $(VENV)/.installed-* && touch $@
+
+run: $(STAMP)
+	$(BIN)/corpus run $(ARGS)
+
+test: $(STAMP)
+	$(BIN)/pytest $(PYTEST_ARGS)
+
+bench: $(STAMP)
+	$(BIN)/python bench/ingest_bbc.py
+
+# Re-resolve the dependencies from pyproject.toml and pin them (needs the registry).
+lock:
+	rm -rf .lockenv && $(PYTHON) -m venv .lockenv
+	.lockenv/bin/pip install --quiet setuptools wheel -e .
+	.lockenv/bin/pip freeze --exclude-editable --all | grep -v '^pip==' > requirements.lock
+	rm -rf .lockenv
+
+clean:
+	rm -rf $(VENV) data

@@ -1,0 +1,153 @@
+"""Records: one pydantic model per table row (field names equal column names), plus the
+in-flight records that stages pass each other. No duckdb, no prefect: every layer imports this."""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+from typing import Literal
+
+from pydantic import BaseModel, Field
+
+Label = Literal["PER", "ORG", "LOC", "MISC"]
+Precision = Literal["day", "month", "year"]
+DuplicateMethod = Literal["exact", "url", "near"]
+SourceStatus = Literal["new", "duplicate", "rejected"]
+
+
+def sha256_hex(data: bytes | str) -> str:
+    """Hex SHA-256 of bytes, or of a string's UTF-8 encoding."""
+    if isinstance(data, str):
+        data = data.encode("utf-8")
+    return hashlib.sha256(data).hexdigest()
+
+
+def source_id_for(locator: str) -> str:
+    """Stable key of a source (a file path or a URL): a hash of its locator."""
+    return sha256_hex(locator)[:32]
+
+
+class FileCandidate(BaseModel):
+    """A file found in the inbox that is new or changed since the last run."""
+
+    source_id: str
+    locator: str
+    size: int
+    mtime_ns: int
+
+
+class KnownSource(BaseModel):
+    """What the warehouse remembers of a source, enough to skip it cheaply."""
+
+    source_id: str
+    size: int | None
+    mtime_ns: int | None
+    content_hash: str | None
+
+
+class ParsedArticle(BaseModel):
+    """One article as a parser read it, before cleaning."""
+
+    source_id: str
+    locator: str
+    kind: str = "file"
+    format: str
+    content_hash: str
+    size: int
+    mtime_ns: int | None = None
+    encoding: str
+    title: str | None = None
+    text: str
+    url: str | None = None
+    published: dt.date | None = None
+    published_precision: Precision | None = None
+    author: str | None = None
+    site_name: str | None = None
+    record_no: int = 0  # position inside a multi-record file (JSON Lines)
+
+
+class Reject(BaseModel):
+    """A row of `rejects`: an input that did not become a document, and why."""
+
+    source_id: str
+    locator: str
+    content_hash: str | None
+    stage: str
+    reason: str
+    detail: str = ""
+
+
+class CleanArticle(ParsedArticle):
+    """A parsed article after cleaning; `original_text` keeps the parser's text untouched."""
+
+    original_text: str
+    text_hash: str
+    cleaning: list[str] = Field(default_factory=list)
+
+
+class Document(BaseModel):
+    """A row of `documents`: one per distinct normalised text."""
+
+    doc_id: str
+    source_id: str
+    title: str | None
+    text: str
+    original_text: str
+    url: str | None
+    published: dt.date | None
+    published_precision: Precision | None
+    author: str | None
+    site_name: str | None
+    encoding: str
+    format: str
+    cleaning: list[str]
+    language: str = "und"
+    language_prob: float = 0.0
+
+
+class Duplicate(BaseModel):
+    """A row of `duplicates`: a source whose text is already held by a canonical document."""
+
+    source_id: str
+    doc_id: str | None  # the duplicate's own document, when it has one (near duplicates)
+    canonical_doc_id: str
+    method: DuplicateMethod
+    similarity: float
+
+
+class Mention(BaseModel):
+    """A row of `mentions`: one entity mention, with offsets into `documents.text`."""
+
+    doc_id: str
+    tagger: str
+    start_char: int
+    end_char: int
+    label: Label
+    text: str
+    key: str
+
+
+class Source(BaseModel):
+    """A row of `sources`: every input seen, with its hash and what became of it."""
+
+    source_id: str
+    locator: str
+    kind: str
+    size: int | None
+    mtime_ns: int | None
+    content_hash: str | None
+    encoding: str | None
+    status: SourceStatus
+    doc_id: str | None
+
+
+class Batch(BaseModel):
+    """Everything one batch writes, loaded in one transaction."""
+
+    batch_id: str
+    run_id: str
+    sources: list[Source] = Field(default_factory=list)
+    documents: list[Document] = Field(default_factory=list)
+    duplicates: list[Duplicate] = Field(default_factory=list)
+    mentions: list[Mention] = Field(default_factory=list)
+    rejects: list[Reject] = Field(default_factory=list)
