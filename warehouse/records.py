@@ -146,6 +146,9 @@ class Batch(BaseModel):
 
     batch_id: str
     run_id: str
+    files: int = 0  # files this batch read
+    files_unchanged: int = 0  # of those, files whose text was already stored from them
+    touched: list[FileCandidate] = Field(default_factory=list)  # new stat, same bytes
     sources: list[Source] = Field(default_factory=list)
     documents: list[Document] = Field(default_factory=list)
     duplicates: list[Duplicate] = Field(default_factory=list)

@@ -1,0 +1,118 @@
+"""The `corpus` command: run the default job, query the warehouse, apply migrations."""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+from pathlib import Path
+
+# Before prefect is imported: offline, its telemetry only produces errors.
+os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
+os.environ.setdefault("DO_NOT_TRACK", "1")
+
+from rich.console import Console  # noqa: E402
+from rich.table import Table  # noqa: E402
+
+console = Console()
+
+
+def _table(title: str, columns: list[str], rows: list, justify_last: bool = True) -> Table:
+    table = Table(title=title, title_justify="left", show_edge=False)
+    for index, column in enumerate(columns):
+        last = index == len(columns) - 1 and justify_last
+        table.add_column(column, justify="right" if last else "left")
+    for row in rows:
+        table.add_row(*(str(value) for value in row))
+    return table
+
+
+def print_summary(report) -> None:  # report: tasks.report.RunReport
+    """The end-of-run summary a person reads in the terminal."""
+    console.print(_table(
+        f"corpusflow run {report.run_id[:8]} → {report.db_path}",
+        ["files seen", "new documents", "unchanged", "duplicates", "rejected"],
+        [(report.files_seen, report.documents_new, report.files_unchanged,
+          report.duplicates_new, report.rejects_new)],
+        justify_last=False,
+    ))
+    if report.reject_reasons:
+        console.print(_table("rejected, by reason", ["reason", "files"], report.reject_reasons))
+    if report.duplicates:
+        rows = [(Path(dup).name, Path(of).name, method) for dup, of, method in report.duplicates]
+        console.print(_table("new duplicates", ["file", "duplicate of", "method"], rows, False))
+    console.print(_table(f"documents per language ({report.documents_total} in the warehouse)",
+                         ["language", "documents"], report.languages))
+    console.print(_table("top entities", ["entity", "label", "documents"],
+                         [(name, label, docs) for _, label, name, docs in report.top_entities]))
+    console.print("\nTry a query:")
+    console.print(f'  corpus sql "{report.example_sql}"', highlight=False, soft_wrap=True)
+
+
+def command_run(args: argparse.Namespace) -> int:
+    if args.db:
+        os.environ["CORPUSFLOW_DB_PATH"] = str(args.db)
+    from flows.ingest_files import ingest_files
+    from flows.params import IngestFilesParams
+    from warehouse.settings import get_settings
+
+    inbox = args.inbox or get_settings().inbox
+    report = ingest_files(IngestFilesParams(inbox=inbox, batch_size=args.batch_size))
+    print_summary(report)
+    return 0
+
+
+def command_sql(args: argparse.Namespace) -> int:
+    from warehouse.connection import reader
+    from warehouse.queries import run_query
+    from warehouse.settings import get_settings
+
+    db = args.db or get_settings().db_path
+    if not Path(db).exists():
+        console.print(f"[red]no warehouse at {db}: run `corpus run` first[/red]")
+        return 1
+    with reader(Path(db)) as con:
+        columns, rows = run_query(con, args.query)
+    console.print(_table("", columns, rows, justify_last=False))
+    return 0
+
+
+def command_migrate(args: argparse.Namespace) -> int:
+    from warehouse.connection import open_database
+    from warehouse.migrate import migrate
+    from warehouse.settings import get_settings
+
+    con = open_database(Path(args.db or get_settings().db_path))
+    try:
+        applied = migrate(con)
+    finally:
+        con.close()
+    console.print(f"applied: {', '.join(applied)}" if applied else "the warehouse is up to date")
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="corpus", description=__doc__)
+    commands = parser.add_subparsers(dest="command", required=True)
+    run = commands.add_parser("run", help="ingest the inbox (default: seeds/) into the warehouse")
+    run.add_argument("--inbox", nargs="+", help="directories or globs (default: the inbox setting)")
+    run.add_argument("--db", type=Path, help="warehouse file (default: data/corpus.duckdb)")
+    run.add_argument("--batch-size", type=int, default=500, help="files per batch")
+    run.set_defaults(handler=command_run)
+    sql = commands.add_parser("sql", help="run a read-only SQL query on the warehouse")
+    sql.add_argument("query")
+    sql.add_argument("--db", type=Path)
+    sql.set_defaults(handler=command_sql)
+    mig = commands.add_parser("migrate", help="apply pending warehouse migrations")
+    mig.add_argument("--db", type=Path)
+    mig.set_defaults(handler=command_migrate)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    return args.handler(args)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

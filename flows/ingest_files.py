@@ -1,0 +1,32 @@
+"""The ingest-files flow: inbox files → clean → exact dedup → language → entities → DuckDB."""
+
+from __future__ import annotations
+
+from itertools import batched
+
+from prefect import flow
+
+from flows.params import IngestFilesParams
+from tasks.clean import clean_stage
+from tasks.dedup import dedup_stage
+from tasks.discover import discover_stage
+from tasks.entities import entities_stage
+from tasks.language import language_stage
+from tasks.load import load_stage
+from tasks.parse import parse_stage
+from tasks.report import RunReport, begin_run_stage, report_stage
+
+
+@flow(name="ingest-files", log_prints=True)
+def ingest_files(params: IngestFilesParams = IngestFilesParams()) -> RunReport:
+    """Ingest new and changed article files from the inbox into the warehouse."""
+    run_id = begin_run_stage("ingest-files", params.model_dump())
+    found = discover_stage(params.inbox)
+    for batch in batched(found.candidates, params.batch_size):
+        outcomes = parse_stage(list(batch), found.known_hashes)
+        cleaned = clean_stage(outcomes)
+        split = dedup_stage(cleaned)
+        documents = language_stage(split.unique)
+        mentions = entities_stage(documents)
+        load_stage(run_id, outcomes, split, documents, mentions)
+    return report_stage(run_id, found)

@@ -1,0 +1,99 @@
+"""Conservative, recorded text cleaning, and the normalised key that identifies a text.
+
+Each repair is named in `CleanArticle.cleaning`; the parser's text is kept as `original_text`."""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+
+import ftfy
+from prefect import task
+from prefect.cache_policies import NO_CACHE
+
+from tasks.parse import Outcome
+from warehouse.records import CleanArticle, FileCandidate, ParsedArticle, sha256_hex
+
+# ftfy's defaults straighten curly quotes; analysts want the text as published, so only
+# mojibake and broken characters are fixed.
+_FTFY = ftfy.TextFixerConfig(uncurl_quotes=False, fix_latin_ligatures=False, normalization=None)
+
+_SPACES = re.compile(r"[ \t\u00a0\u2000-\u200a\u202f\u205f\u3000]+")
+_ZERO_WIDTH = re.compile(r"[\u200b\u200c\u200d\u2060\ufeff]")
+_BLANK_LINES = re.compile(r"\n\s*\n+")
+# "attack.It" → "attack. It": a sentence end glued to a capitalised word. A lower-case letter
+# before the stop keeps "U.S.A" and "3.5" intact; a lower-case letter after the capital keeps
+# acronyms such as "St.PETERSBURG" alone.
+_GLUED_STOP = re.compile(r"(?<=[a-zà-öø-ÿ0-9\)][.!?])(?=[A-ZÀ-ÖØ-Þ][a-zà-öø-ÿ])")
+# 'countries”including' → 'countries” including': a closing quote glued to the next word.
+_GLUED_QUOTE = re.compile(r"(?<=[”»])(?=\w)")
+
+_QUOTES = str.maketrans({"“": '"', "”": '"', "„": '"', "«": '"', "»": '"', "‘": "'",
+                         "’": "'", "‚": "'", "′": "'", "″": '"', "–": "-", "—": "-", "‐": "-"})
+
+
+def normalise_whitespace(text: str) -> str:
+    """Single spaces inside lines, no trailing spaces, paragraphs separated by one blank line."""
+    text = _ZERO_WIDTH.sub("", text.replace("\r\n", "\n").replace("\r", "\n"))
+    lines = [_SPACES.sub(" ", line).strip() for line in text.split("\n")]
+    return _BLANK_LINES.sub("\n\n", "\n".join(lines)).strip()
+
+
+def repair_glued_sentences(text: str) -> tuple[str, int]:
+    """Insert the missing space at glued sentence and quote boundaries; return the count."""
+    text, stops = _GLUED_STOP.subn(" ", text)
+    text, quotes = _GLUED_QUOTE.subn(" ", text)
+    return text, stops + quotes
+
+
+def clean_text(text: str) -> tuple[str, list[str]]:
+    """The cleaned text and the names of the repairs that changed something."""
+    notes = []
+    fixed = ftfy.fix_text(text, config=_FTFY)
+    if fixed != text:
+        notes.append("ftfy")
+    nfc = unicodedata.normalize("NFC", fixed)
+    if nfc != fixed:
+        notes.append("nfc")
+    spaced = normalise_whitespace(nfc)
+    if spaced != nfc:
+        notes.append("whitespace")
+    repaired, count = repair_glued_sentences(spaced)
+    if count:
+        notes.append(f"glued_boundaries:{count}")
+    return repaired, notes
+
+
+def text_key(text: str) -> str:
+    """The identity of a text for exact duplicates: case, quote styles, dashes, compatibility
+    forms and all white space folded away."""
+    folded = unicodedata.normalize("NFKC", text).translate(_QUOTES).casefold()
+    return " ".join(folded.split())
+
+
+def text_hash(text: str) -> str:
+    """doc_id of a cleaned text: a hash of its normalised key."""
+    return sha256_hex(text_key(text))[:32]
+
+
+def clean_article(article: ParsedArticle) -> CleanArticle:
+    """One article with its cleaned text, the repairs made and its text hash."""
+    cleaned, notes = clean_text(article.text)
+    if article.encoding not in ("utf-8", "utf-8-sig"):
+        notes.insert(0, f"decoded_as:{article.encoding}")
+    title = normalise_whitespace(article.title) if article.title else None
+    return CleanArticle(
+        **{**article.model_dump(), "title": title or None, "text": cleaned},
+        original_text=article.text, text_hash=text_hash(cleaned), cleaning=notes,
+    )
+
+
+def clean_articles(articles: list[ParsedArticle]) -> list[CleanArticle]:
+    """Clean a batch."""
+    return [clean_article(article) for article in articles]
+
+
+@task(name="clean", cache_policy=NO_CACHE)
+def clean_stage(outcomes: list[tuple[FileCandidate, Outcome]]) -> list[CleanArticle]:
+    """Clean every article the batch's files produced."""
+    return clean_articles([article for _, outcome in outcomes for article in outcome.articles])

@@ -1,0 +1,97 @@
+"""Assemble one batch's rows (sources, documents, duplicates, mentions, rejects) for the loader."""
+
+from __future__ import annotations
+
+from prefect import task
+from prefect.cache_policies import NO_CACHE
+
+from tasks.dedup import ExactSplit
+from tasks.parse import Outcome
+from warehouse.records import (
+    Batch, Document, FileCandidate, Mention, ParsedArticle, Reject, Source, sha256_hex,
+)
+
+
+def batch_id_for(run_id: str, outcomes: list[tuple[FileCandidate, Outcome]]) -> str:
+    """A batch's ledger key: its run and the exact bytes it read, so a retried task is a no-op."""
+    parts = sorted(f"{c.source_id}:{o.content_hash}" for c, o in outcomes)
+    return sha256_hex("\n".join([run_id, *parts]))[:32]
+
+
+def _source(article: ParsedArticle | Reject, kind: str, status: str, doc_id: str | None,
+            candidate: FileCandidate | None = None, encoding: str | None = None) -> Source:
+    return Source(
+        source_id=article.source_id, locator=article.locator, kind=kind,
+        size=candidate.size if candidate else None,
+        mtime_ns=candidate.mtime_ns if candidate else None,
+        content_hash=article.content_hash, encoding=encoding, status=status, doc_id=doc_id,
+    )
+
+
+def source_statuses(split: ExactSplit) -> dict[str, tuple[str, str]]:
+    """source_id → (status, doc_id) for every article that survived parsing."""
+    statuses = {a.source_id: ("new", a.text_hash) for a in [*split.unique, *split.same_source]}
+    statuses.update({d.source_id: ("duplicate", d.canonical_doc_id) for d in split.duplicates})
+    return statuses
+
+
+def file_sources(
+    candidate: FileCandidate, outcome: Outcome, statuses: dict[str, tuple[str, str]]
+) -> list[Source]:
+    """The sources rows one read file produces: the file, plus one per record of a JSON Lines file."""
+    own = statuses.get(candidate.source_id)
+    status, doc_id = own or ("new" if outcome.articles else "rejected", None)
+    file_row = Source(
+        source_id=candidate.source_id, locator=candidate.locator, kind="file",
+        size=candidate.size, mtime_ns=candidate.mtime_ns, content_hash=outcome.content_hash,
+        encoding=outcome.encoding, status=status, doc_id=doc_id,
+    )
+    records = [
+        _source(a, "record", *statuses[a.source_id], encoding=a.encoding)
+        for a in outcome.articles if a.kind == "record" and a.source_id in statuses
+    ]
+    records += [_source(r, "record", "rejected", None) for r in outcome.rejects
+                if r.source_id != candidate.source_id]
+    return [file_row, *records]
+
+
+def build_batch(
+    run_id: str,
+    outcomes: list[tuple[FileCandidate, Outcome]],
+    split: ExactSplit,
+    documents: list[Document],
+    mentions: list[Mention],
+) -> Batch:
+    """Everything one batch writes, ready for a single transaction."""
+    statuses = source_statuses(split)
+    same_source = {a.source_id for a in split.same_source}
+    batch = Batch(batch_id=batch_id_for(run_id, outcomes), run_id=run_id, files=len(outcomes),
+                  documents=documents, duplicates=split.duplicates, mentions=mentions)
+    for candidate, outcome in outcomes:
+        if outcome.unchanged:
+            batch.touched.append(candidate)
+            batch.files_unchanged += 1
+            continue
+        batch.sources += file_sources(candidate, outcome, statuses)
+        batch.rejects += outcome.rejects
+        if outcome.articles and all(a.source_id in same_source for a in outcome.articles):
+            batch.files_unchanged += 1
+    return batch
+
+
+@task(name="load", cache_policy=NO_CACHE)
+def load_stage(
+    run_id: str,
+    outcomes: list[tuple[FileCandidate, Outcome]],
+    split: ExactSplit,
+    documents: list[Document],
+    mentions: list[Mention],
+) -> bool:
+    """Write the batch in one transaction; False when the ledger shows it was written already."""
+    from warehouse.connection import writer
+    from warehouse.load import load_batch
+    from warehouse.settings import get_settings
+
+    settings = get_settings()
+    with writer(settings.db_path, settings.lock_timeout_s) as con:
+        return load_batch(con, build_batch(run_id, outcomes, split, documents, mentions))

@@ -1,0 +1,247 @@
+"""Read inbox files into ParsedArticle records: bytes → text (with a recorded encoding) → fields.
+
+Formats: `.txt` (optional ` date YYYY-MM[-DD]` header line, optional trailing URL line),
+`.html`/`.htm` (trafilatura, with metadata), `.jsonl`/`.json` (one article per record).
+Every failure is a Reject with a reason; nothing here raises for bad input."""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import re
+from pathlib import Path
+
+import trafilatura
+from prefect import task
+from prefect.cache_policies import NO_CACHE
+from pydantic import BaseModel
+
+from warehouse.records import FileCandidate, ParsedArticle, Reject, sha256_hex, source_id_for
+
+FORMATS = {".txt": "txt", ".text": "txt", ".html": "html", ".htm": "html",
+           ".jsonl": "jsonl", ".json": "jsonl", ".ndjson": "jsonl"}
+
+_DATE_HEADER = re.compile(r"^\s*date\s+(\d{4})-(\d{2})(?:-(\d{2}))?\s*$", re.IGNORECASE)
+_URL_LINE = re.compile(r"^\s*(https?://\S+)\s*$")
+_TEXT_FIELDS = ("text", "body", "content", "articleBody", "maintext")
+# A saved page whose main text is shorter than this is a menu, a cookie wall or an index.
+_MIN_HTML_CHARS = 80
+_DATE_FIELDS = ("published", "date", "published_at", "date_publish", "datePublished")
+
+
+class Outcome(BaseModel):
+    """What reading one file produced."""
+
+    content_hash: str | None = None
+    encoding: str | None = None
+    articles: list[ParsedArticle] = []
+    rejects: list[Reject] = []
+    unchanged: bool = False  # same bytes as last time, only the file's stat changed
+
+
+class Fail(Exception):
+    """A file that cannot become an article: `reason` is a short code, the message details it."""
+
+    def __init__(self, reason: str, detail: str = "") -> None:
+        super().__init__(detail or reason)
+        self.reason = reason
+        self.detail = detail
+
+
+def decode_bytes(data: bytes) -> tuple[str, str]:
+    """Text and the encoding that produced it: BOMs first, then UTF-8, else cp1252, else latin-1."""
+    for bom, codec in ((b"\xef\xbb\xbf", "utf-8-sig"), (b"\xff\xfe", "utf-16"), (b"\xfe\xff", "utf-16")):
+        if data.startswith(bom):
+            try:
+                return data.decode(codec), codec
+            except UnicodeDecodeError:
+                break
+    if b"\x00" in data[:4096]:
+        return _decode_utf16_without_bom(data)
+    for codec in ("utf-8", "cp1252"):
+        try:
+            return data.decode(codec), codec
+        except UnicodeDecodeError:
+            continue
+    return data.decode("latin-1"), "latin-1"
+
+
+def _decode_utf16_without_bom(data: bytes) -> tuple[str, str]:
+    # ASCII-heavy UTF-16 puts its zero bytes all on odd (LE) or all on even (BE) positions;
+    # anything else with zero bytes is binary.
+    head = data[:4096]
+    odd, even = head[1::2].count(0), head[0::2].count(0)
+    half = len(head) // 2 or 1
+    for zeros, codec in ((odd, "utf-16-le"), (even, "utf-16-be")):
+        if zeros / half > 0.3 and len(data) % 2 == 0:
+            try:
+                return data.decode(codec), codec
+            except UnicodeDecodeError:
+                pass
+    raise Fail("binary_content", "the file holds NUL bytes and is not UTF-16 text")
+
+
+def looks_binary(text: str) -> bool:
+    """True when decoded text is mostly control characters (a binary file that decoded anyway)."""
+    sample = text[:4096]
+    controls = sum(1 for ch in sample if ord(ch) < 32 and ch not in "\t\n\r\f\v")
+    return bool(sample) and controls / len(sample) > 0.05
+
+
+def parse_date(value: object) -> tuple[dt.date | None, str | None]:
+    """A published date and its precision from 'YYYY-MM-DD', 'YYYY-MM', 'YYYY' or ISO datetimes."""
+    match = re.match(r"^\s*(\d{4})(?:-(\d{2}))?(?:-(\d{2}))?", str(value or ""))
+    if not match:
+        return None, None
+    year, month, day = match.groups()
+    try:
+        date = dt.date(int(year), int(month or 1), int(day or 1))
+    except ValueError:
+        return None, None
+    return date, ("day" if day else "month" if month else "year")
+
+
+def split_txt(text: str) -> dict:
+    """Body, published date (with precision) and source URL of a seeds-style text file."""
+    lines = text.replace("\r\n", "\n").replace("\r", "\n").split("\n")
+    fields: dict = {"published": None, "published_precision": None, "url": None}
+    header = _DATE_HEADER.match(lines[0]) if lines else None
+    if header:
+        date, precision = parse_date("-".join(part for part in header.groups() if part))
+        if date:
+            fields.update(published=date, published_precision=precision)
+            lines = lines[1:]
+    while lines and not lines[-1].strip():
+        lines.pop()
+    if lines and (url := _URL_LINE.match(lines[-1])):
+        fields["url"] = url.group(1)
+        lines.pop()
+    fields["text"] = "\n".join(lines).strip()
+    return fields
+
+
+def parse_html(text: str) -> dict:
+    """Main text and metadata of a saved web page, via trafilatura (no cross-document cache)."""
+    result = trafilatura.bare_extraction(
+        text, with_metadata=True, deduplicate=False, include_comments=False, favor_precision=False
+    )
+    text = (result.text or "").strip() if result is not None else ""
+    if len(text) < _MIN_HTML_CHARS:
+        raise Fail("no_article_text", f"trafilatura found {len(text)} characters of main text")
+    published, precision = parse_date(result.date)
+    return {
+        "title": result.title, "text": result.text, "url": result.url, "author": result.author,
+        "site_name": result.sitename, "published": published, "published_precision": precision,
+    }
+
+
+def parse_json_record(line: str) -> dict:
+    """Fields of one JSON Lines record; raises Fail with a reason for a bad line."""
+    try:
+        record = json.loads(line)
+    except json.JSONDecodeError as error:
+        raise Fail("invalid_json", f"{error.msg} at column {error.colno}") from None
+    if not isinstance(record, dict):
+        raise Fail("invalid_json", "a record must be a JSON object")
+    text = next((record[f] for f in _TEXT_FIELDS if isinstance(record.get(f), str)), "")
+    if not text.strip():
+        raise Fail("missing_text", f"no non-empty text field (tried {', '.join(_TEXT_FIELDS)})")
+    published, precision = parse_date(next((record[f] for f in _DATE_FIELDS if record.get(f)), None))
+    return {
+        "title": _str_or_none(record.get("title")), "text": text,
+        "url": _str_or_none(record.get("url")), "author": _str_or_none(record.get("author")),
+        "site_name": _str_or_none(record.get("site_name") or record.get("source")),
+        "published": published, "published_precision": precision,
+    }
+
+
+def _str_or_none(value: object) -> str | None:
+    return str(value) if value not in (None, "") else None
+
+
+def _json_lines(text: str) -> list[str]:
+    stripped = text.strip()
+    if stripped.startswith("["):  # a .json file holding an array of records
+        try:
+            return [json.dumps(item) for item in json.loads(stripped)]
+        except json.JSONDecodeError:
+            pass
+    return [line for line in text.splitlines() if line.strip()]
+
+
+def read_articles(candidate: FileCandidate, data: bytes, fmt: str) -> Outcome:
+    """Decode and parse bytes that are known to be readable and of a supported format."""
+    content_hash = sha256_hex(data)
+    text, encoding = decode_bytes(data)
+    if looks_binary(text):
+        raise Fail("binary_content", "mostly control characters after decoding")
+    if not text.strip():
+        raise Fail("empty_text", "the file holds only white space")
+    base = {"locator": candidate.locator, "format": fmt, "content_hash": content_hash,
+            "size": candidate.size, "mtime_ns": candidate.mtime_ns, "encoding": encoding}
+    if fmt != "jsonl":
+        fields = split_txt(text) if fmt == "txt" else parse_html(text)
+        if not fields["text"]:
+            raise Fail("empty_text", "nothing left after the date header and URL line")
+        article = ParsedArticle(source_id=candidate.source_id, **base, **fields)
+        return Outcome(content_hash=content_hash, encoding=encoding, articles=[article])
+    outcome = Outcome(content_hash=content_hash, encoding=encoding)
+    for number, line in enumerate(_json_lines(text), 1):
+        locator = f"{candidate.locator}#{number}"
+        try:
+            fields = parse_json_record(line)
+        except Fail as fail:
+            outcome.rejects.append(Reject(
+                source_id=source_id_for(locator), locator=locator, content_hash=sha256_hex(line),
+                stage="parse", reason=fail.reason, detail=fail.detail))
+            continue
+        outcome.articles.append(ParsedArticle(
+            source_id=source_id_for(locator), record_no=number, kind="record",
+            **{**base, "locator": locator}, **fields))
+    if not outcome.articles and not outcome.rejects:
+        raise Fail("empty_text", "no records in the file")
+    return outcome
+
+
+def parse_file(candidate: FileCandidate, known_hash: str | None, max_bytes: int) -> Outcome:
+    """Read one file; bad input becomes a Reject, never an exception."""
+    fmt = FORMATS.get(Path(candidate.locator).suffix.lower())
+    content_hash = None
+    try:
+        if fmt is None:
+            raise Fail("unsupported_format", f"no parser for '{Path(candidate.locator).suffix}'")
+        if candidate.size > max_bytes:
+            raise Fail("too_large", f"{candidate.size} bytes > limit of {max_bytes}")
+        data = Path(candidate.locator).read_bytes()
+        content_hash = sha256_hex(data)
+        if content_hash == known_hash:
+            return Outcome(content_hash=content_hash, unchanged=True)
+        if not data:
+            raise Fail("empty_file", "the file has zero bytes")
+        return read_articles(candidate, data, fmt)
+    except Fail as fail:
+        reason, detail = fail.reason, fail.detail
+    except OSError as error:
+        reason, detail = "unreadable", f"{type(error).__name__}: {error.strerror or error}"
+    except Exception as error:  # a parser bug must not fail the batch; record it instead
+        reason, detail = "parse_error", f"{type(error).__name__}: {error}"
+    reject = Reject(source_id=candidate.source_id, locator=candidate.locator,
+                    content_hash=content_hash, stage="parse", reason=reason, detail=detail)
+    return Outcome(content_hash=content_hash, rejects=[reject])
+
+
+def parse_files(
+    candidates: list[FileCandidate], known_hashes: dict[str, str], max_bytes: int
+) -> list[tuple[FileCandidate, Outcome]]:
+    """Parse a batch of files, each paired with its outcome."""
+    return [(c, parse_file(c, known_hashes.get(c.source_id), max_bytes)) for c in candidates]
+
+
+@task(name="parse", cache_policy=NO_CACHE)
+def parse_stage(
+    candidates: list[FileCandidate], known_hashes: dict[str, str]
+) -> list[tuple[FileCandidate, Outcome]]:
+    """Read and parse a batch of files."""
+    from warehouse.settings import get_settings
+
+    return parse_files(candidates, known_hashes, get_settings().max_file_bytes)

@@ -1,0 +1,104 @@
+"""Run bookkeeping and the run report: figures per stage, rejects by reason, languages, entities."""
+
+from __future__ import annotations
+
+from prefect import get_run_logger, task
+from prefect.artifacts import create_markdown_artifact
+from prefect.cache_policies import NO_CACHE
+from pydantic import BaseModel
+
+from tasks.discover import Discovery
+
+EXAMPLE_SQL = (
+    "select language, count(*) as documents, min(published) as first, max(published) as last "
+    "from documents group by language"
+)
+
+
+class RunReport(BaseModel):
+    """What one run did, and what the warehouse now holds."""
+
+    run_id: str
+    db_path: str
+    files_seen: int
+    files_unchanged: int
+    documents_new: int
+    duplicates_new: int
+    rejects_new: int
+    mentions_new: int
+    reject_reasons: list[tuple[str, int]]
+    duplicates: list[tuple[str, str, str]]  # (duplicate, of, method)
+    languages: list[tuple[str, int]]  # whole warehouse
+    top_entities: list[tuple[str, str, str, int]]  # whole warehouse: key, label, name, documents
+    documents_total: int
+    example_sql: str = EXAMPLE_SQL
+
+    def figures(self) -> dict[str, int]:
+        """The counters stored in the runs table."""
+        return {"files_seen": self.files_seen, "files_unchanged": self.files_unchanged,
+                "documents_new": self.documents_new, "duplicates_new": self.duplicates_new,
+                "rejects_new": self.rejects_new}
+
+
+def render_markdown(report: RunReport) -> str:
+    """The report as Markdown, for the Prefect artifact."""
+    lines = [
+        f"# corpusflow run `{report.run_id[:8]}`", "",
+        "| files seen | new | unchanged | duplicates | rejected | mentions |",
+        "|---:|---:|---:|---:|---:|---:|",
+        f"| {report.files_seen} | {report.documents_new} | {report.files_unchanged} "
+        f"| {report.duplicates_new} | {report.rejects_new} | {report.mentions_new} |", "",
+    ]
+    if report.reject_reasons:
+        lines += ["**Rejected, by reason**", "", "| reason | files |", "|---|---:|"]
+        lines += [f"| {reason} | {count} |" for reason, count in report.reject_reasons] + [""]
+    lines += ["**Documents per language (warehouse)**", "", "| language | documents |", "|---|---:|"]
+    lines += [f"| {lang} | {count} |" for lang, count in report.languages] + [""]
+    lines += ["**Top entities (warehouse)**", "", "| entity | label | documents |", "|---|---|---:|"]
+    lines += [f"| {name} | {label} | {docs} |" for _, label, name, docs in report.top_entities]
+    return "\n".join(lines)
+
+
+@task(name="begin-run", cache_policy=NO_CACHE)
+def begin_run_stage(flow_name: str, parameters: dict) -> str:
+    """Record the run in the warehouse and return its id (the Prefect flow run id)."""
+    from prefect.runtime import flow_run
+
+    from warehouse.connection import writer
+    from warehouse.load import begin_run
+    from warehouse.settings import get_settings
+
+    settings = get_settings()
+    run_id = str(flow_run.id)
+    with writer(settings.db_path, settings.lock_timeout_s) as con:
+        begin_run(con, run_id, flow_name, parameters)
+    return run_id
+
+
+@task(name="report", cache_policy=NO_CACHE)
+def report_stage(run_id: str, found: Discovery) -> RunReport:
+    """Sum the run's batches, store the figures in `runs` and publish the report artifact."""
+    from warehouse import queries
+    from warehouse.connection import writer
+    from warehouse.load import finish_run
+    from warehouse.settings import get_settings
+
+    settings = get_settings()
+    with writer(settings.db_path, settings.lock_timeout_s) as con:
+        figures = queries.run_figures(con, run_id)
+        report = RunReport(
+            run_id=run_id, db_path=str(settings.db_path), files_seen=found.seen,
+            files_unchanged=found.unchanged + figures["files_unchanged"],
+            documents_new=figures["documents_new"], duplicates_new=figures["duplicates_new"],
+            rejects_new=figures["rejects_new"], mentions_new=figures["mentions_new"],
+            reject_reasons=queries.reject_reasons(con, run_id),
+            duplicates=queries.run_duplicates(con, run_id),
+            languages=queries.documents_per_language(con),
+            top_entities=queries.top_entities(con),
+            documents_total=queries.table_counts(con)["documents"],
+        )
+        finish_run(con, run_id, report.figures(), report.model_dump())
+    create_markdown_artifact(render_markdown(report), key="corpusflow-run-report",
+                             description="corpusflow run report")
+    get_run_logger().info("run %s: %s", run_id[:8], report.figures())
+    return report

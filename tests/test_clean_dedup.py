@@ -1,0 +1,73 @@
+"""Pure-function tables for cleaning, text identity, exact dedup and language tagging."""
+
+import pytest
+
+from tasks.clean import clean_text, text_hash, text_key
+from tasks.dedup import split_exact
+from tasks.language import detect_language
+from warehouse.records import CleanArticle
+
+
+@pytest.mark.parametrize(
+    ("raw", "clean", "notes"),
+    [
+        ("claimed the attack.It said", "claimed the attack. It said", ["glued_boundaries:1"]),
+        ("countries”including some", "countries” including some", ["glued_boundaries:1"]),
+        ("the U.S.A. and 3.5 per cent", "the U.S.A. and 3.5 per cent", []),
+        ("don’t “quote” me", "don’t “quote” me", []),
+        ("a  b\t c \n\n\n\nnext ", "a b c\n\nnext", ["whitespace"]),
+        ("cafÃ© au lait", "café au lait", ["ftfy"]),
+        ("Cafe\u0301", "Café", ["nfc"]),
+        ("zero\u200bwidth", "zerowidth", ["whitespace"]),
+    ],
+)
+def test_clean_text(raw: str, clean: str, notes: list[str]) -> None:
+    assert clean_text(raw) == (clean, notes)
+
+
+def test_clean_text_is_idempotent() -> None:
+    once, _ = clean_text("Hello  world.It is “fine”really.\n\n\nNext")
+    assert clean_text(once) == (once, [])
+
+
+def test_text_key_folds_quotes_case_and_space_only() -> None:
+    assert text_key("“Hello”  World — it’s") == text_key('"hello" world - it\'s')
+    assert text_hash("Hello world") != text_hash("Hello world!")
+
+
+def _article(locator: str, text: str) -> CleanArticle:
+    from warehouse.records import source_id_for
+
+    return CleanArticle(source_id=source_id_for(locator), locator=locator, format="txt",
+                        content_hash=locator, size=1, encoding="utf-8", text=text,
+                        original_text=text, text_hash=text_hash(text))
+
+
+def test_split_exact_within_batch_and_against_stored() -> None:
+    stored = _article("/in/old.txt", "Stored story")
+    batch = [_article("/in/b.txt", "New story"), _article("/in/a.txt", "new   STORY"),
+             _article("/in/c.txt", "“Stored” story".replace("“", "").replace("”", "")),
+             _article("/in/old.txt", "Stored  story")]
+    split = split_exact(batch, {stored.text_hash: stored.source_id})
+    assert [a.locator for a in split.unique] == ["/in/a.txt"]
+    assert {(d.source_id, d.canonical_doc_id) for d in split.duplicates} == {
+        (batch[0].source_id, batch[1].text_hash), (batch[2].source_id, stored.text_hash)}
+    assert [a.locator for a in split.same_source] == ["/in/old.txt"]
+
+
+@pytest.mark.parametrize(
+    ("text", "language"),
+    [
+        ("The government said on Monday that the new budget would cut taxes for families.", "en"),
+        ("Il governo ha detto lunedì che la nuova legge di bilancio taglierà le tasse.", "it"),
+        ("12 34 56 !!", "und"),
+        ("Short", "und"),
+    ],
+)
+def test_detect_language(text: str, language: str) -> None:
+    assert detect_language(text, min_letters=30, min_prob=0.8)[0] == language
+
+
+def test_detect_language_is_repeatable() -> None:
+    text = "Una frase breve ma abbastanza lunga per essere riconosciuta come italiana."
+    assert len({detect_language(text, 30, 0.8) for _ in range(5)}) == 1

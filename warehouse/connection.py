@@ -1,0 +1,63 @@
+"""Opening the warehouse file: one writer, retried with backoff while another process holds it."""
+
+from __future__ import annotations
+
+import logging
+import random
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+import duckdb
+
+from warehouse.migrate import migrate
+
+log = logging.getLogger("corpusflow.warehouse")
+
+# DuckDB reports a file held by another process as an IOException with this phrase.
+_LOCK_PHRASES = ("could not set lock", "conflicting lock")
+
+
+def is_lock_error(error: BaseException) -> bool:
+    """True when `error` means another process holds the database file."""
+    return any(phrase in str(error).lower() for phrase in _LOCK_PHRASES)
+
+
+def open_database(path: Path, read_only: bool = False, timeout_s: float = 120.0) -> duckdb.DuckDBPyConnection:
+    """Connect to `path`, waiting with exponential backoff (and a log line) while it is locked."""
+    path = Path(path)
+    if not read_only:
+        path.parent.mkdir(parents=True, exist_ok=True)
+    deadline = time.monotonic() + timeout_s
+    delay = 0.05
+    while True:
+        try:
+            return duckdb.connect(str(path), read_only=read_only)
+        except duckdb.IOException as error:
+            if not is_lock_error(error) or time.monotonic() + delay > deadline:
+                raise
+            log.warning("warehouse %s is locked by another process; retrying in %.2fs", path, delay)
+            time.sleep(delay * (1 + random.random() / 4))
+            delay = min(delay * 2, 5.0)
+
+
+@contextmanager
+def writer(path: Path, timeout_s: float = 120.0) -> Iterator[duckdb.DuckDBPyConnection]:
+    """A read-write connection to a migrated warehouse, closed on exit so the lock is short."""
+    con = open_database(path, read_only=False, timeout_s=timeout_s)
+    try:
+        migrate(con)
+        yield con
+    finally:
+        con.close()
+
+
+@contextmanager
+def reader(path: Path, timeout_s: float = 30.0) -> Iterator[duckdb.DuckDBPyConnection]:
+    """A read-only connection for analysts and reports."""
+    con = open_database(path, read_only=True, timeout_s=timeout_s)
+    try:
+        yield con
+    finally:
+        con.close()

@@ -1,0 +1,150 @@
+"""Loaders: idempotent bulk upserts, one transaction per batch, recorded in a ledger."""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+from collections.abc import Sequence
+from typing import Any
+
+import duckdb
+from pydantic import BaseModel
+
+from warehouse.records import Batch
+
+# Primary keys per table: rows are de-duplicated on them before an upsert, because DuckDB
+# silently keeps the first of two rows with one key inside a single insert.
+_KEYS: dict[str, tuple[str, ...]] = {
+    "sources": ("source_id",),
+    "documents": ("doc_id",),
+    "duplicates": ("source_id", "canonical_doc_id", "method"),
+    "mentions": ("doc_id", "tagger", "start_char", "end_char", "label"),
+    "rejects": ("source_id", "content_hash"),
+}
+
+_SOURCE_UPDATE = (
+    "on conflict (source_id) do update set size = excluded.size, mtime_ns = excluded.mtime_ns,"
+    " content_hash = excluded.content_hash, encoding = excluded.encoding,"
+    " status = excluded.status, doc_id = excluded.doc_id,"
+    " last_run_id = excluded.last_run_id, last_seen_at = excluded.last_seen_at"
+)
+
+
+def _column_types(con: duckdb.DuckDBPyConnection, table: str) -> dict[str, str]:
+    rows = con.execute(
+        "select column_name, data_type from information_schema.columns where table_name = ?",
+        [table],
+    ).fetchall()
+    return dict(rows)
+
+
+def _unique_by_key(rows: list[dict[str, Any]], key: Sequence[str]) -> list[dict[str, Any]]:
+    seen: set[tuple[Any, ...]] = set()
+    unique = []
+    for row in rows:
+        marker = tuple(row[column] for column in key)
+        if marker not in seen:
+            seen.add(marker)
+            unique.append(row)
+    return unique
+
+
+def insert_rows(
+    con: duckdb.DuckDBPyConnection, table: str, rows: list[dict[str, Any]], conflict: str
+) -> None:
+    """Insert `rows` (dicts with equal keys) in one statement: each column is bound as one list
+    parameter and unnested, which is far faster than executemany."""
+    if not rows:
+        return
+    rows = _unique_by_key(rows, _KEYS.get(table, tuple(rows[0])))
+    columns = list(rows[0])
+    types = _column_types(con, table)
+    select = ", ".join(
+        f"unnest(${n}::{types[column]}[]) as {column}" for n, column in enumerate(columns, 1)
+    )
+    sql = f"insert into {table} ({', '.join(columns)}) select {select} {conflict}"
+    con.execute(sql, [[row[column] for row in rows] for column in columns])
+
+
+def _dicts(records: Sequence[BaseModel], **extra: Any) -> list[dict[str, Any]]:
+    return [{**record.model_dump(), **extra} for record in records]
+
+
+def batch_is_loaded(con: duckdb.DuckDBPyConnection, batch_id: str) -> bool:
+    """True when the ledger says this batch was committed already."""
+    row = con.execute("select 1 from load_batches where batch_id = ?", [batch_id]).fetchone()
+    return row is not None
+
+
+def load_batch(con: duckdb.DuckDBPyConnection, batch: Batch) -> bool:
+    """Write a batch atomically; False (and no change) when the ledger already holds it."""
+    now = dt.datetime.now(dt.UTC).replace(tzinfo=None)
+    con.execute("begin transaction")
+    try:
+        if batch_is_loaded(con, batch.batch_id):
+            con.execute("rollback")
+            return False
+        _write_batch(con, batch, now)
+        con.execute("commit")
+    except Exception:
+        con.execute("rollback")
+        raise
+    return True
+
+
+def _write_batch(con: duckdb.DuckDBPyConnection, batch: Batch, now: dt.datetime) -> None:
+    run = batch.run_id
+    sources = _dicts(
+        batch.sources, first_run_id=run, last_run_id=run, first_seen_at=now, last_seen_at=now
+    )
+    insert_rows(con, "sources", sources, _SOURCE_UPDATE)
+    for touched in batch.touched:
+        con.execute(
+            "update sources set size = ?, mtime_ns = ?, last_run_id = ?, last_seen_at = ?"
+            " where source_id = ?",
+            [touched.size, touched.mtime_ns, run, now, touched.source_id],
+        )
+    documents = _dicts(batch.documents, run_id=run, created_at=now)
+    insert_rows(con, "documents", documents, "on conflict do nothing")
+    insert_rows(
+        con, "duplicates", _dicts(batch.duplicates, run_id=run, recorded_at=now),
+        "on conflict do nothing",
+    )
+    insert_rows(con, "mentions", _dicts(batch.mentions), "on conflict do nothing")
+    rejects = [
+        {**row, "content_hash": row["content_hash"] or ""}
+        for row in _dicts(batch.rejects, run_id=run, recorded_at=now)
+    ]
+    insert_rows(con, "rejects", rejects, "on conflict do nothing")
+    con.execute(
+        "insert into load_batches values (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+        [
+            batch.batch_id, run, batch.files, batch.files_unchanged, len(batch.documents),
+            len(batch.duplicates), len(batch.rejects), len(batch.mentions), now,
+        ],
+    )
+
+
+def begin_run(con: duckdb.DuckDBPyConnection, run_id: str, flow: str, parameters: dict) -> None:
+    """Record a run as started (a re-started run with the same id keeps its first start)."""
+    con.execute(
+        "insert into runs (run_id, flow, started_at, status, parameters)"
+        " values (?, ?, current_timestamp, 'running', ?) on conflict do nothing",
+        [run_id, flow, json.dumps(parameters, default=str)],
+    )
+
+
+def finish_run(
+    con: duckdb.DuckDBPyConnection, run_id: str, figures: dict[str, int], report: dict
+) -> None:
+    """Store a run's figures and its report, and mark it completed."""
+    con.execute(
+        "update runs set finished_at = current_timestamp, status = 'completed',"
+        " files_seen = ?, files_unchanged = ?, documents_new = ?, duplicates_new = ?,"
+        " rejects_new = ?, report = ? where run_id = ?",
+        [
+            figures["files_seen"], figures["files_unchanged"], figures["documents_new"],
+            figures["duplicates_new"], figures["rejects_new"],
+            json.dumps(report, default=str), run_id,
+        ],
+    )

@@ -1,0 +1,95 @@
+"""Read queries the stages and the run report need."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import duckdb
+
+from warehouse.records import KnownSource
+
+
+def known_file_sources(con: duckdb.DuckDBPyConnection) -> dict[str, KnownSource]:
+    """Every file source the warehouse remembers, by source_id."""
+    rows = con.execute(
+        "select source_id, size, mtime_ns, content_hash from sources where kind = 'file'"
+    ).fetchall()
+    return {
+        row[0]: KnownSource(source_id=row[0], size=row[1], mtime_ns=row[2], content_hash=row[3])
+        for row in rows
+    }
+
+
+def document_owners(con: duckdb.DuckDBPyConnection, doc_ids: list[str]) -> dict[str, str]:
+    """doc_id → the source that first produced it, for the given ids that are already stored."""
+    if not doc_ids:
+        return {}
+    rows = con.execute(
+        "select doc_id, source_id from documents"
+        " where doc_id in (select unnest($1::varchar[]))",
+        [doc_ids],
+    ).fetchall()
+    return dict(rows)
+
+
+def run_figures(con: duckdb.DuckDBPyConnection, run_id: str) -> dict[str, int]:
+    """Sums of the committed batches of one run."""
+    row = con.execute(
+        "select coalesce(sum(files), 0), coalesce(sum(files_unchanged), 0),"
+        " coalesce(sum(documents), 0), coalesce(sum(duplicates), 0), coalesce(sum(rejects), 0),"
+        " coalesce(sum(mentions), 0)"
+        " from load_batches where run_id = ?",
+        [run_id],
+    ).fetchone()
+    keys = ("files_read", "files_unchanged", "documents_new", "duplicates_new", "rejects_new",
+            "mentions_new")
+    return dict(zip(keys, (int(value) for value in row), strict=True))
+
+
+def reject_reasons(con: duckdb.DuckDBPyConnection, run_id: str) -> list[tuple[str, int]]:
+    """(reason, count) of one run's rejects, commonest first."""
+    return con.execute(
+        "select reason, count(*) from rejects where run_id = ? group by reason"
+        " order by count(*) desc, reason",
+        [run_id],
+    ).fetchall()
+
+
+def run_duplicates(con: duckdb.DuckDBPyConnection, run_id: str) -> list[tuple[str, str, str]]:
+    """(duplicate locator, canonical document's locator, method) for one run."""
+    return con.execute(
+        "select s.locator, c.locator, d.method from duplicates d"
+        " join sources s on s.source_id = d.source_id"
+        " join documents doc on doc.doc_id = d.canonical_doc_id"
+        " join sources c on c.source_id = doc.source_id"
+        " where d.run_id = ? order by s.locator",
+        [run_id],
+    ).fetchall()
+
+
+def documents_per_language(con: duckdb.DuckDBPyConnection) -> list[tuple[str, int]]:
+    """(language, documents) over the whole warehouse."""
+    return con.execute(
+        "select language, count(*) from documents group by language order by count(*) desc, language"
+    ).fetchall()
+
+
+def top_entities(con: duckdb.DuckDBPyConnection, limit: int = 10) -> list[tuple[str, str, str, int]]:
+    """(key, label, name, documents) of the most widely mentioned entities."""
+    return con.execute(
+        "select key, label, name, documents from top_entities limit ?", [limit]
+    ).fetchall()
+
+
+def table_counts(con: duckdb.DuckDBPyConnection) -> dict[str, int]:
+    """Row count of every table the pipeline writes."""
+    tables = ("runs", "sources", "documents", "duplicates", "mentions", "rejects", "load_batches")
+    return {table: con.execute(f"select count(*) from {table}").fetchone()[0] for table in tables}
+
+
+def run_query(con: duckdb.DuckDBPyConnection, sql: str) -> tuple[list[str], list[tuple[Any, ...]]]:
+    """Column names and rows of an analyst's query."""
+    cursor = con.execute(sql)
+    columns = [column[0] for column in cursor.description or []]
+    return columns, cursor.fetchall()
+
