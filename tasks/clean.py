@@ -21,6 +21,7 @@ _FTFY = ftfy.TextFixerConfig(uncurl_quotes=False, fix_latin_ligatures=False, nor
 _SPACES = re.compile(r"[ \t\u00a0\u2000-\u200a\u202f\u205f\u3000]+")
 _ZERO_WIDTH = re.compile(r"[\u200b\u200c\u200d\u2060\ufeff]")
 _BLANK_LINES = re.compile(r"\n\s*\n+")
+_PARAGRAPH_BREAK = re.compile(r"\n[^\S\n]*\n\s*")
 # "attack.It" → "attack. It": a sentence end glued to a capitalised word. A lower-case letter
 # before the stop keeps "U.S.A" and "3.5" intact; a lower-case letter after the capital keeps
 # acronyms such as "St.PETERSBURG" alone.
@@ -65,10 +66,13 @@ def clean_text(text: str) -> tuple[str, list[str]]:
 
 
 def text_key(text: str) -> str:
-    """The identity of a text for exact duplicates: case, quote styles, dashes, compatibility
-    forms and all white space folded away."""
-    folded = unicodedata.normalize("NFKC", text).translate(_QUOTES).casefold()
-    return " ".join(folded.split())
+    """The identity of a text for exact duplicates. Formatting is folded away (quote and dash
+    glyphs, compatibility forms, runs of spaces, line breaks inside a paragraph, blank lines);
+    the words, their case and the paragraph structure are kept, since changing those is an edit
+    (a near duplicate), not a copy."""
+    folded = unicodedata.normalize("NFKC", text).translate(_QUOTES)
+    paragraphs = (" ".join(part.split()) for part in _PARAGRAPH_BREAK.split(folded))
+    return "\n".join(paragraph for paragraph in paragraphs if paragraph)
 
 
 def text_hash(text: str) -> str:

@@ -30,9 +30,12 @@ def test_clean_text_is_idempotent() -> None:
     assert clean_text(once) == (once, [])
 
 
-def test_text_key_folds_quotes_case_and_space_only() -> None:
-    assert text_key("“Hello”  World — it’s") == text_key('"hello" world - it\'s')
+def test_text_key_folds_formatting_but_not_words_case_or_paragraphs() -> None:
+    assert text_key("“Hello”  World — it’s\r\nnext\n\n\n Para") == text_key(
+        '"Hello" World - it\'s next\n\nPara')
     assert text_hash("Hello world") != text_hash("Hello world!")
+    assert text_hash("Grand Slam") != text_hash("grand slam")
+    assert text_hash("One.\n\nTwo.") != text_hash("One. Two.")
 
 
 def _article(locator: str, text: str) -> CleanArticle:
@@ -45,7 +48,7 @@ def _article(locator: str, text: str) -> CleanArticle:
 
 def test_split_exact_within_batch_and_against_stored() -> None:
     stored = _article("/in/old.txt", "Stored story")
-    batch = [_article("/in/b.txt", "New story"), _article("/in/a.txt", "new   STORY"),
+    batch = [_article("/in/b.txt", "New story"), _article("/in/a.txt", "New   story"),
              _article("/in/c.txt", "“Stored” story".replace("“", "").replace("”", "")),
              _article("/in/old.txt", "Stored  story")]
     split = split_exact(batch, {stored.text_hash: stored.source_id})

@@ -1,0 +1,50 @@
+"""Shared fixtures: a real Prefect test server per session and a warehouse file per test."""
+
+from __future__ import annotations
+
+import os
+import shutil
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
+os.environ.setdefault("DO_NOT_TRACK", "1")
+
+ROOT = Path(__file__).resolve().parents[1]
+SEEDS = ROOT / "seeds"
+SHARED_DATA = ROOT.parent / "shared" / "data"
+
+
+@pytest.fixture(scope="session")
+def prefect_server() -> Iterator[None]:
+    """A temporary Prefect server and database for the whole session (the real engine)."""
+    from prefect.testing.utilities import prefect_test_harness
+
+    with prefect_test_harness(server_startup_timeout=120):
+        yield
+
+
+@pytest.fixture
+def db_path(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """A fresh warehouse file that the flows' settings point at."""
+    path = tmp_path / "warehouse" / "corpus.duckdb"
+    monkeypatch.setenv("CORPUSFLOW_DB_PATH", str(path))
+    return path
+
+
+@pytest.fixture
+def inbox(tmp_path: Path) -> Path:
+    """An inbox folder holding a copy of seeds/."""
+    folder = tmp_path / "inbox"
+    shutil.copytree(SEEDS, folder)
+    return folder
+
+
+def shared_data(*parts: str) -> Path:
+    """A path under ../shared/data, skipping the test when the development data is absent."""
+    path = SHARED_DATA.joinpath(*parts)
+    if not path.exists():
+        pytest.skip(f"development data not present: {path}")
+    return path
