@@ -1,4 +1,4 @@
-"""The ingest-files flow: inbox files → clean → exact dedup → language → entities → DuckDB."""
+"""The ingest-files flow: inbox files → clean → dedup (exact, near) → language → entities → DuckDB."""
 
 from __future__ import annotations
 
@@ -13,6 +13,7 @@ from tasks.discover import discover_stage
 from tasks.entities import entities_stage
 from tasks.language import language_stage
 from tasks.load import load_stage
+from tasks.near_dup import near_dup_stage
 from tasks.parse import parse_stage
 from tasks.report import RunReport, begin_run_stage, report_stage
 
@@ -27,6 +28,7 @@ def ingest_files(params: IngestFilesParams = IngestFilesParams()) -> RunReport:
         cleaned = clean_stage(outcomes)
         split = dedup_stage(cleaned)
         documents = language_stage(split.unique)
+        near = near_dup_stage(documents)
         mentions = entities_stage(documents)
-        load_stage(run_id, outcomes, split, documents, mentions)
+        load_stage(run_id, outcomes, split, documents, near, mentions)
     return report_stage(run_id, found)

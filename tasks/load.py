@@ -6,6 +6,7 @@ from prefect import task
 from prefect.cache_policies import NO_CACHE
 
 from tasks.dedup import ExactSplit
+from tasks.near_dup import NearSplit
 from tasks.parse import Outcome
 from warehouse.records import (
     Batch, Document, FileCandidate, Mention, ParsedArticle, Reject, Source, sha256_hex,
@@ -60,13 +61,15 @@ def build_batch(
     outcomes: list[tuple[FileCandidate, Outcome]],
     split: ExactSplit,
     documents: list[Document],
+    near: NearSplit,
     mentions: list[Mention],
 ) -> Batch:
     """Everything one batch writes, ready for a single transaction."""
     statuses = source_statuses(split)
     same_source = {a.source_id for a in split.same_source}
     batch = Batch(batch_id=batch_id_for(run_id, outcomes), run_id=run_id, files=len(outcomes),
-                  documents=documents, duplicates=split.duplicates, mentions=mentions)
+                  documents=documents, duplicates=[*split.duplicates, *near.duplicates],
+                  mentions=mentions, bands=near.bands)
     for candidate, outcome in outcomes:
         if outcome.unchanged:
             batch.touched.append(candidate)
@@ -85,6 +88,7 @@ def load_stage(
     outcomes: list[tuple[FileCandidate, Outcome]],
     split: ExactSplit,
     documents: list[Document],
+    near: NearSplit,
     mentions: list[Mention],
 ) -> bool:
     """Write the batch in one transaction; False when the ledger shows it was written already."""
@@ -94,4 +98,4 @@ def load_stage(
 
     settings = get_settings()
     with writer(settings.db_path, settings.lock_timeout_s) as con:
-        return load_batch(con, build_batch(run_id, outcomes, split, documents, mentions))
+        return load_batch(con, build_batch(run_id, outcomes, split, documents, near, mentions))

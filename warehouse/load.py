@@ -10,6 +10,7 @@ from typing import Any
 import duckdb
 from pydantic import BaseModel
 
+from warehouse.queries import document_owners
 from warehouse.records import Batch
 
 # Primary keys per table: rows are de-duplicated on them before an upsert, because DuckDB
@@ -20,6 +21,7 @@ _KEYS: dict[str, tuple[str, ...]] = {
     "duplicates": ("source_id", "canonical_doc_id", "method"),
     "mentions": ("doc_id", "tagger", "start_char", "end_char", "label"),
     "rejects": ("source_id", "content_hash"),
+    "lsh_bands": ("doc_id", "band"),
 }
 
 _SOURCE_UPDATE = (
@@ -104,8 +106,12 @@ def _write_batch(con: duckdb.DuckDBPyConnection, batch: Batch, now: dt.datetime)
             " where source_id = ?",
             [touched.size, touched.mtime_ns, run, now, touched.source_id],
         )
+    stored = set(document_owners(con, [d.doc_id for d in batch.documents]))
     documents = _dicts(batch.documents, run_id=run, created_at=now)
     insert_rows(con, "documents", documents, "on conflict do nothing")
+    # Band keys only for documents this transaction inserts, so lsh_bands never doubles.
+    bands = [b.model_dump() for b in batch.bands if b.doc_id not in stored]
+    insert_rows(con, "lsh_bands", bands, "")
     insert_rows(
         con, "duplicates", _dicts(batch.duplicates, run_id=run, recorded_at=now),
         "on conflict do nothing",

@@ -6,7 +6,7 @@ from typing import Any
 
 import duckdb
 
-from warehouse.records import KnownSource
+from warehouse.records import BandKey, KnownSource
 
 
 def known_file_sources(con: duckdb.DuckDBPyConnection) -> dict[str, KnownSource]:
@@ -93,3 +93,31 @@ def run_query(con: duckdb.DuckDBPyConnection, sql: str) -> tuple[list[str], list
     columns = [column[0] for column in cursor.description or []]
     return columns, cursor.fetchall()
 
+
+
+def band_candidates(con: duckdb.DuckDBPyConnection, keys: list[BandKey]) -> list[tuple[str, str]]:
+    """(new doc_id, stored doc_id) pairs that share at least one LSH band key."""
+    if not keys:
+        return []
+    return con.execute(
+        "with probe as (select unnest($1::varchar[]) as doc_id, unnest($2::smallint[]) as band,"
+        " unnest($3::bigint[]) as key)"
+        " select distinct p.doc_id, b.doc_id from probe p"
+        " join lsh_bands b on b.band = p.band and b.key = p.key where b.doc_id <> p.doc_id",
+        [[k.doc_id for k in keys], [k.band for k in keys], [k.key for k in keys]],
+    ).fetchall()
+
+
+def stored_for_matching(
+    con: duckdb.DuckDBPyConnection, doc_ids: list[str]
+) -> list[tuple[str, str, int, str | None]]:
+    """(doc_id, text, first-seen rank, canonical doc_id if it is a near copy) of stored documents."""
+    if not doc_ids:
+        return []
+    return con.execute(
+        "with wanted as (select unnest($1::varchar[]) as doc_id)"
+        " select d.doc_id, d.text, epoch_us(d.created_at), n.canonical_doc_id"
+        " from documents d join wanted using (doc_id)"
+        " left join duplicates n on n.doc_id = d.doc_id and n.method = 'near'",
+        [doc_ids],
+    ).fetchall()

@@ -141,6 +141,14 @@ class Source(BaseModel):
     doc_id: str | None
 
 
+class BandKey(BaseModel):
+    """A row of `lsh_bands`: one LSH band hash of one document."""
+
+    doc_id: str
+    band: int
+    key: int
+
+
 class Batch(BaseModel):
     """Everything one batch writes, loaded in one transaction."""
 
@@ -154,3 +162,4 @@ class Batch(BaseModel):
     duplicates: list[Duplicate] = Field(default_factory=list)
     mentions: list[Mention] = Field(default_factory=list)
     rejects: list[Reject] = Field(default_factory=list)
+    bands: list[BandKey] = Field(default_factory=list)

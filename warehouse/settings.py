@@ -33,6 +33,12 @@ class Settings(BaseSettings):
         description="spaCy package or path per language code, e.g. {\"en\": \"en_core_web_sm\"}; "
         "a missing one falls back to the bundled gazetteer tagger.",
     )
+    near_duplicates: dict[str, float] = Field(
+        default_factory=lambda: {"shingle_size": 5, "num_perm": 128, "bands": 32, "threshold": 0.6},
+        description="Near-duplicate detection: word shingle size, MinHash permutations, LSH "
+        "bands (num_perm must divide by it) and the Jaccard threshold a candidate must reach. "
+        "After changing them, `corpus dedup` recomputes the clusters.",
+    )
     max_file_bytes: int = Field(
         50_000_000, description="Files larger than this are rejected as too_large."
     )

@@ -1,0 +1,95 @@
+"""Near-duplicate detection: MinHash/LSH parameters on seed variants, pure functions only."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from tasks.near_dup import (
+    LshParams, band_keys, batch_candidates, confirm_matches, jaccard, shingles, signature,
+)
+
+SEEDS = Path(__file__).resolve().parents[1] / "seeds"
+PARAMS = LshParams()
+
+
+def seed_body(name: str) -> str:
+    return (SEEDS / name).read_text(encoding="utf-8")
+
+
+def variants(text: str) -> dict[str, str]:
+    paragraphs = text.split("\n\n")
+    return {
+        "paragraph_removed": "\n\n".join(paragraphs[:2] + paragraphs[3:]),
+        "sentence_reworded": text.replace(
+            "Witnesses described men in camouflage shooting into the crowd in the foyer",
+            "People who were there said gunmen wearing camouflage fired into the crowd in the lobby",
+        ),
+        "footer_added": text + "\n\nFollow our live coverage for the latest updates. Sign up "
+        "for the morning briefing to get the day's top stories in your inbox.",
+        "quotes_swapped": text.replace("”", "’").replace('"', "«", 1).replace('"', "»", 1)
+        .replace("'", "’"),
+    }
+
+
+def estimated(a: str, b: str) -> float:
+    sa, sb = (signature(shingles(t, PARAMS.shingle_size), PARAMS.num_perm) for t in (a, b))
+    return float(np.mean(sa == sb))
+
+
+@pytest.mark.parametrize(("seed", "kind"), [
+    ("000.txt", "paragraph_removed"), ("000.txt", "sentence_reworded"),
+    ("000.txt", "footer_added"), ("001.txt", "quotes_swapped")])
+def test_seed_variants_are_near_duplicates(seed: str, kind: str) -> None:
+    original = seed_body(seed)
+    variant = variants(original)[kind]
+    assert variant != original
+    exact = jaccard(shingles(original, 5), shingles(variant, 5))
+    assert exact >= PARAMS.threshold
+    assert abs(estimated(original, variant) - exact) < 0.15  # MinHash tracks the exact value
+    shared = {(k.band, k.key) for k in band_keys("a", signature(shingles(original, 5), 128), PARAMS)}
+    other = {(k.band, k.key) for k in band_keys("b", signature(shingles(variant, 5), 128), PARAMS)}
+    assert shared & other  # LSH makes it a candidate
+
+
+def test_two_reports_of_one_attack_are_not_near_duplicates() -> None:
+    a, b = shingles(seed_body("000.txt"), 5), shingles(seed_body("001.txt"), 5)
+    assert jaccard(a, b) < 0.1
+
+
+def test_shingles_ignore_case_and_punctuation_and_handle_short_texts() -> None:
+    assert np.array_equal(shingles("One, two; THREE four five six", 5),
+                          shingles("one two three four five six", 5))
+    assert shingles("", 5).size == 0
+    assert shingles("just three words", 5).size == 1
+
+
+def test_band_keys_shape_and_determinism() -> None:
+    sig = signature(shingles(seed_body("002.txt"), 5), 128)
+    keys = band_keys("d", sig, PARAMS)
+    assert [k.band for k in keys] == list(range(32))
+    assert all(0 <= k.key < 2**63 for k in keys)
+    assert keys == band_keys("d", signature(shingles(seed_body("002.txt"), 5), 128), PARAMS)
+
+
+def test_batch_candidates_pair_later_with_earlier() -> None:
+    text = seed_body("003.txt")
+    keys = [*band_keys("early", signature(shingles(text, 5), 128), PARAMS),
+            *band_keys("late", signature(shingles(text + " Fine.", 5), 128), PARAMS)]
+    order = {"early": (1, 0, "early"), "late": (1, 1, "late")}
+    assert batch_candidates(keys, order) == {("late", "early")}
+
+
+def test_confirm_matches_chains_to_the_earliest_canonical() -> None:
+    base = seed_body("004.txt")
+    sets = {"stored": shingles(base, 5), "copy": shingles(base + " Altro.", 5),
+            "copy_of_copy": shingles(base + " Altro. Ancora.", 5),
+            "different": shingles(seed_body("003.txt"), 5)}
+    order = {"stored": (0, 5, "stored"), "copy": (1, 0, "copy"),
+             "copy_of_copy": (1, 1, "copy_of_copy"), "different": (1, 2, "different")}
+    pairs = [("copy", "stored"), ("copy_of_copy", "copy"), ("different", "stored")]
+    matches = confirm_matches(pairs, sets, {}, order, 0.6)
+    assert [(m.doc_id, m.canonical_doc_id) for m in matches] == [
+        ("copy", "stored"), ("copy_of_copy", "stored")]
