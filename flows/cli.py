@@ -77,6 +77,16 @@ def command_sql(args: argparse.Namespace) -> int:
     return 0
 
 
+def command_dedup(args: argparse.Namespace) -> int:
+    if args.db:
+        os.environ["CORPUSFLOW_DB_PATH"] = str(args.db)
+    from flows.dedup import RecomputeParams, recompute_near_duplicates
+
+    found = recompute_near_duplicates(RecomputeParams(batch_size=args.batch_size))
+    console.print(f"near duplicates recomputed: {found} found")
+    return 0
+
+
 def command_migrate(args: argparse.Namespace) -> int:
     from warehouse.connection import open_database
     from warehouse.migrate import migrate
@@ -103,6 +113,11 @@ def build_parser() -> argparse.ArgumentParser:
     sql.add_argument("query")
     sql.add_argument("--db", type=Path)
     sql.set_defaults(handler=command_sql)
+    dedup = commands.add_parser(
+        "dedup", help="recompute near-duplicate clusters with the current settings")
+    dedup.add_argument("--db", type=Path)
+    dedup.add_argument("--batch-size", type=int, default=2000)
+    dedup.set_defaults(handler=command_dedup)
     mig = commands.add_parser("migrate", help="apply pending warehouse migrations")
     mig.add_argument("--db", type=Path)
     mig.set_defaults(handler=command_migrate)

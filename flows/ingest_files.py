@@ -2,14 +2,12 @@
 
 from __future__ import annotations
 
-from itertools import batched
-
 from prefect import flow
 
 from flows.params import IngestFilesParams
 from tasks.clean import clean_stage
 from tasks.dedup import dedup_stage
-from tasks.discover import discover_stage
+from tasks.discover import discover_stage, in_batches
 from tasks.entities import entities_stage
 from tasks.language import language_stage
 from tasks.load import load_stage
@@ -23,8 +21,8 @@ def ingest_files(params: IngestFilesParams = IngestFilesParams()) -> RunReport:
     """Ingest new and changed article files from the inbox into the warehouse."""
     run_id = begin_run_stage("ingest-files", params.model_dump())
     found = discover_stage(params.inbox)
-    for batch in batched(found.candidates, params.batch_size):
-        outcomes = parse_stage(list(batch), found.known_hashes)
+    for batch in in_batches(found.candidates, params.batch_size):
+        outcomes = parse_stage(batch, found.known_hashes)
         cleaned = clean_stage(outcomes)
         split = dedup_stage(cleaned)
         documents = language_stage(split.unique)

@@ -84,6 +84,11 @@ def discover(patterns: Iterable[str], known: dict[str, KnownSource]) -> Discover
     return select_changed(stat_files(expand_inbox(patterns)), known)
 
 
+def in_batches(items: list[FileCandidate], size: int) -> list[list[FileCandidate]]:
+    """Consecutive slices of at most `size` items: the flows' unit of work."""
+    return [items[start: start + size] for start in range(0, len(items), size)]
+
+
 @task(name="discover", cache_policy=NO_CACHE)
 def discover_stage(patterns: list[str]) -> Discovery:
     """List the inbox and keep the files that are new or changed since the last run."""

@@ -166,7 +166,7 @@ class NearSplit(BaseModel):
 
 
 def near_split(
-    documents: Sequence[Document],
+    documents: Sequence[Document] | Sequence[_Stored],
     sets: dict[str, np.ndarray],
     keys: list[BandKey],
     stored_pairs: list[tuple[str, str]],
@@ -205,3 +205,39 @@ def near_dup_stage(documents: list[Document]) -> NearSplit:
         pairs = band_candidates(con, keys)
         stored = stored_for_matching(con, sorted({old for _, old in pairs}))
     return near_split(documents, sets, keys, pairs, stored, params)
+
+
+@task(name="recompute-near-duplicates", cache_policy=NO_CACHE)
+def recompute_stage(run_id: str, batch_size: int) -> int:
+    """Recompute every near-duplicate cluster from the stored texts with the current settings,
+    in one transaction (analysts never see half a recomputation). Returns the duplicates found."""
+    from warehouse import queries
+    from warehouse.connection import writer
+    from warehouse.load import insert_near_findings, reset_near_duplicates
+    from warehouse.settings import get_settings
+
+    settings = get_settings()
+    params = LshParams(**settings.near_duplicates)
+    found = 0
+    with writer(settings.db_path, settings.lock_timeout_s) as con:
+        con.execute("begin transaction")
+        reset_near_duplicates(con)
+        for offset in range(0, queries.table_counts(con)["documents"], batch_size):
+            page = queries.documents_in_order(con, offset, batch_size)
+            documents = [_Stored(doc_id=d, source_id=s, text=t) for d, s, t in page]
+            sets, keys = documents_band_keys(((d.doc_id, d.text) for d in documents), params)
+            pairs = queries.band_candidates(con, keys)
+            stored = queries.stored_for_matching(con, sorted({old for _, old in pairs}))
+            split = near_split(documents, sets, keys, pairs, stored, params)
+            insert_near_findings(con, run_id, split.duplicates, split.bands)
+            found += len(split.duplicates)
+        con.execute("commit")
+    return found
+
+
+class _Stored(BaseModel):
+    """The fields of a stored document that near_split reads."""
+
+    doc_id: str
+    source_id: str
+    text: str

@@ -102,3 +102,17 @@ def report_stage(run_id: str, found: Discovery) -> RunReport:
                              description="corpusflow run report")
     get_run_logger().info("run %s: %s", run_id[:8], report.figures())
     return report
+
+
+@task(name="finish-run", cache_policy=NO_CACHE)
+def finish_maintenance_stage(run_id: str, figures: dict[str, int]) -> None:
+    """Mark a maintenance run (re-clustering, re-tagging) completed with its figures."""
+    from warehouse.connection import writer
+    from warehouse.load import finish_run
+    from warehouse.settings import get_settings
+
+    settings = get_settings()
+    zeros = dict.fromkeys(("files_seen", "files_unchanged", "documents_new", "duplicates_new",
+                           "rejects_new"), 0)
+    with writer(settings.db_path, settings.lock_timeout_s) as con:
+        finish_run(con, run_id, {**zeros, **figures}, figures)

@@ -154,3 +154,20 @@ def finish_run(
             json.dumps(report, default=str), run_id,
         ],
     )
+
+
+def reset_near_duplicates(con: duckdb.DuckDBPyConnection) -> None:
+    """Forget every near-duplicate finding and band key (inside the caller's transaction)."""
+    con.execute("delete from duplicates where method = 'near'")
+    con.execute("delete from lsh_bands")
+
+
+def insert_near_findings(
+    con: duckdb.DuckDBPyConnection, run_id: str, duplicates: Sequence[BaseModel],
+    bands: Sequence[BaseModel],
+) -> None:
+    """Store recomputed near duplicates and band keys (inside the caller's transaction)."""
+    now = dt.datetime.now(dt.UTC).replace(tzinfo=None)
+    insert_rows(con, "duplicates", _dicts(duplicates, run_id=run_id, recorded_at=now),
+                "on conflict do nothing")
+    insert_rows(con, "lsh_bands", [b.model_dump() for b in bands], "")

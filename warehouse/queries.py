@@ -121,3 +121,14 @@ def stored_for_matching(
         " left join duplicates n on n.doc_id = d.doc_id and n.method = 'near'",
         [doc_ids],
     ).fetchall()
+
+
+def documents_in_order(
+    con: duckdb.DuckDBPyConnection, offset: int, limit: int
+) -> list[tuple[str, str, str]]:
+    """(doc_id, source_id, text) of stored documents in first-seen order, one page at a time."""
+    return con.execute(
+        "select doc_id, source_id, text from documents order by created_at, doc_id"
+        " limit ? offset ?",
+        [limit, offset],
+    ).fetchall()
