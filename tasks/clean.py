@@ -21,6 +21,7 @@ _FTFY = ftfy.TextFixerConfig(uncurl_quotes=False, fix_latin_ligatures=False, nor
 _SPACES = re.compile(r"[ \t\u00a0\u2000-\u200a\u202f\u205f\u3000]+")
 _ZERO_WIDTH = re.compile(r"[\u200b\u200c\u200d\u2060\ufeff]")
 _BLANK_LINES = re.compile(r"\n\s*\n+")
+_SPACE_AT_QUOTE = re.compile(r"[^\S\n]*([\"'])[^\S\n]*")
 _PARAGRAPH_BREAK = re.compile(r"\n[^\S\n]*\n\s*")
 # "attack.It" → "attack. It": a sentence end glued to a capitalised word. A lower-case letter
 # before the stop keeps "U.S.A" and "3.5" intact; a lower-case letter after the capital keeps
@@ -71,6 +72,9 @@ def text_key(text: str) -> str:
     the words, their case and the paragraph structure are kept, since changing those is an edit
     (a near duplicate), not a copy."""
     folded = unicodedata.normalize("NFKC", text).translate(_QUOTES)
+    # Spacing beside a quote mark depends on the quote style ('countries”including' is
+    # repaired, 'countries"including' cannot be), so it is formatting too.
+    folded = _SPACE_AT_QUOTE.sub(r"\1", folded)
     paragraphs = (" ".join(part.split()) for part in _PARAGRAPH_BREAK.split(folded))
     return "\n".join(paragraph for paragraph in paragraphs if paragraph)
 

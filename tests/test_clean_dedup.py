@@ -34,6 +34,7 @@ def test_text_key_folds_formatting_but_not_words_case_or_paragraphs() -> None:
     assert text_key("“Hello”  World — it’s\r\nnext\n\n\n Para") == text_key(
         '"Hello" World - it\'s next\n\nPara')
     assert text_hash("Hello world") != text_hash("Hello world!")
+    assert text_key("countries” including") == text_key('countries"including')
     assert text_hash("Grand Slam") != text_hash("grand slam")
     assert text_hash("One.\n\nTwo.") != text_hash("One. Two.")
 

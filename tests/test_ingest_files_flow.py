@@ -89,8 +89,10 @@ def test_touched_and_edited_files(db_path: Path, inbox: Path) -> None:
     assert counts(db_path) == before and report.files_unchanged == 5
     seed.write_text(seed.read_text(encoding="utf-8") + "\nUna frase aggiunta.", encoding="utf-8")
     report = run(inbox)
-    assert (report.documents_new, report.duplicates_new) == (1, 0)
+    assert (report.documents_new, report.duplicates_new) == (1, 1)
     assert counts(db_path)["documents"] == 6  # the earlier version is kept, never lost
+    methods = query(db_path, "select method, doc_id is not null from duplicates")
+    assert methods == [("near", True)]  # the new version points to the earlier one
 
 
 def test_duplicates_and_bad_files_in_one_batch(db_path: Path, inbox: Path, tmp_path: Path) -> None:

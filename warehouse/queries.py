@@ -126,9 +126,10 @@ def stored_for_matching(
 def documents_in_order(
     con: duckdb.DuckDBPyConnection, offset: int, limit: int
 ) -> list[tuple[str, str, str]]:
-    """(doc_id, source_id, text) of stored documents in first-seen order, one page at a time."""
+    """(doc_id, source_id, text) of stored documents in first-seen order, one page at a time;
+    within one batch, in locator order, as the ingest flow saw them."""
     return con.execute(
-        "select doc_id, source_id, text from documents order by created_at, doc_id"
-        " limit ? offset ?",
+        "select d.doc_id, d.source_id, d.text from documents d join sources s using (source_id)"
+        " order by d.created_at, s.locator, d.doc_id limit ? offset ?",
         [limit, offset],
     ).fetchall()

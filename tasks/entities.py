@@ -1,0 +1,423 @@
+"""Entity tagging: people, organisations and places in documents, each with a canonical key.
+
+A pure stage: spaCy, but neither prefect nor duckdb. Each language gets one pipeline, the first
+that applies of:
+1. the spaCy package or path that `ner_models` names for it (a missing one logs a warning);
+2. a trained pipeline bundled at tasks/models/<lang>/, with the gazetteer ruled in before its
+   "ner" so curated names win;
+3. a blank tokenizer with the gazetteer's entity_ruler and a title rule ("spokesman Ivan Petrov").
+
+Keys: a curated alias takes its entity's key, so "Mosca", "Moscow" and "Moskva" all give
+"moscow"; anything else takes a slug of its text. Inside one document a bare surname takes the key
+of the full name it shortens ("Dmitry Peskov" ... "Peskov").
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import re
+import unicodedata
+from collections import defaultdict
+from collections.abc import Iterator
+from dataclasses import dataclass
+from functools import cache, lru_cache
+from pathlib import Path
+from typing import Any
+
+import spacy
+from spacy.language import Language
+from spacy.tokens import Doc, Span, Token
+from prefect import task
+from prefect.cache_policies import NO_CACHE
+from spacy.util import is_package
+
+from warehouse.records import Document, Label, Mention
+
+logger = logging.getLogger(__name__)
+
+GAZETTEER_DIR = Path(__file__).parent / "gazetteer"
+BUNDLED_MODELS = Path(__file__).parent / "models"
+# Part of every bundled tagger's name, so stored mentions say which rules produced them:
+# bump it whenever the gazetteer files or the rules in this module change.
+GAZETTEER_VERSION = 1
+UNDETERMINED = "und"
+MULTILINGUAL = "xx"  # spaCy's language-neutral tokenizer, for codes it has no tokenizer for
+GAZETTEER_PIPE = "corpusflow_gazetteer"
+TITLED_NAMES_PIPE = "corpusflow_titled_names"
+
+# Labels of common spaCy pipelines (OntoNotes, WikiNER) mapped to ours. Numeric types say nothing
+# about who or where, so they are dropped; NORP (nationalities, religions) is MISC, as in CoNLL.
+# Labels not listed become MISC.
+LABELS: dict[str, Label | None] = {
+    "PER": "PER", "PERSON": "PER",
+    "ORG": "ORG",
+    "LOC": "LOC", "GPE": "LOC", "FAC": "LOC",
+    "MISC": "MISC", "NORP": "MISC", "EVENT": "MISC", "PRODUCT": "MISC", "WORK_OF_ART": "MISC",
+    "LAW": "MISC", "LANGUAGE": "MISC",
+    "DATE": None, "TIME": None, "PERCENT": None, "MONEY": None, "QUANTITY": None,
+    "ORDINAL": None, "CARDINAL": None,
+}
+# Components that write doc.ents; everything else in a loaded pipeline is switched off.
+_NER_FACTORIES = frozenset({"ner", "beam_ner", "entity_ruler", "future.entity_ruler"})
+
+# Lower-case words inside names ("Ursula von der Leyen"): a title rule stopping at one would
+# keep half a name.
+_NAME_PARTICLES = frozenset({"al", "bin", "da", "de", "del", "della", "der", "di", "du", "el",
+                             "ibn", "la", "le", "van", "von"})
+_SENTENCE_OPENERS = frozenset('.!?:;"“«‘(')
+_EDGE_CHARACTERS = " \t\r\n\"'“”‘’«»()[]{},;"
+_POSSESSIVES = ("'s", "’s", "'S", "’S")
+_ASCII_FOLDS = str.maketrans({"ß": "ss", "ø": "o", "Ø": "O", "ł": "l", "Ł": "L", "đ": "d",
+                              "Đ": "D", "ı": "i", "æ": "ae", "Æ": "AE", "œ": "oe", "Œ": "OE"})
+
+
+# --- keys ---------------------------------------------------------------------------------------
+
+
+def slugify(text: str) -> str:
+    """Lower-case ascii key of a name: accents stripped, other runs of symbols → '_'."""
+    decomposed = unicodedata.normalize("NFKD", text.translate(_ASCII_FOLDS))
+    folded = "".join(c for c in decomposed if not unicodedata.combining(c))
+    slug = re.sub(r"[^a-z0-9]+", "_", folded.lower()).strip("_")
+    if slug:
+        return slug
+    # A name in another script ("Путин") has no ascii letters: keep it rather than lose the key.
+    return re.sub(r"\W+", "_", text.casefold()).strip("_") or "_"
+
+
+def language_code(language: str) -> str:
+    """The bare, lower-case code of an ISO tag ('zh-cn' → 'zh'); unusable tags → 'und'."""
+    code = re.split(r"[-_]", language.strip().lower(), maxsplit=1)[0]
+    return code if re.fullmatch(r"[a-z]{2,3}", code) else UNDETERMINED
+
+
+# --- gazetteer ----------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Entry:
+    """One real-world entity of the gazetteer and the names it goes by."""
+
+    key: str
+    label: Label
+    names: tuple[str, ...]  # used in every language
+    by_language: dict[str, tuple[str, ...]]  # only there: "Roma" is a people in English
+    mid_sentence: dict[str, tuple[str, ...]]  # only there, and not opening a sentence ("Nato a")
+
+    def aliases(self, language: str) -> tuple[str, ...]:
+        """Names to match in a pipeline of `language`; the multilingual one takes them all."""
+        if language == MULTILINGUAL:
+            extras = [*self.by_language.values(), *self.mid_sentence.values()]
+        else:
+            extras = [self.by_language.get(language, ()), self.mid_sentence.get(language, ())]
+        return self.names + tuple(name for names in extras for name in names)
+
+
+def _entry(row: dict[str, Any]) -> Entry:
+    return Entry(
+        key=row["key"],
+        label=row["label"],
+        names=tuple(row["names"]),
+        # Two-letter fields are languages: {"key": "rome", "names": ["Rome"], "it": ["Roma"]}
+        by_language={lang: tuple(names) for lang, names in row.items() if len(lang) == 2},
+        mid_sentence={lang: tuple(names) for lang, names in row.get("mid_sentence", {}).items()},
+    )
+
+
+@lru_cache(maxsize=1)
+def load_gazetteer() -> tuple[Entry, ...]:
+    """The curated entities of gazetteer/entities.jsonl, read once per process."""
+    with (GAZETTEER_DIR / "entities.jsonl").open(encoding="utf-8") as lines:
+        return tuple(_entry(json.loads(line)) for line in lines if line.strip())
+
+
+def ruler_patterns(language: str) -> list[dict[str, str]]:
+    """entity_ruler phrase patterns for a pipeline language, each with its entity's key as id."""
+    return [
+        {"label": entry.label, "pattern": alias, "id": entry.key}
+        for entry in load_gazetteer()
+        for alias in entry.aliases(language)
+    ]
+
+
+@lru_cache(maxsize=1)
+def gazetteer_keys() -> frozenset[str]:
+    """Every curated key."""
+    return frozenset(entry.key for entry in load_gazetteer())
+
+
+@lru_cache(maxsize=1)
+def alias_keys() -> dict[str, str]:
+    """Slug of every alias → its key, so a name a statistical model found gets the curated key."""
+    return {
+        slugify(alias): entry.key
+        for entry in load_gazetteer()
+        for alias in entry.aliases(MULTILINGUAL)
+    }
+
+
+@cache
+def mid_sentence_aliases(language: str) -> frozenset[str]:
+    """Aliases that are ordinary words when they open a sentence (Italian "Nato a Roma")."""
+    return frozenset(
+        name
+        for entry in load_gazetteer()
+        for lang, names in entry.mid_sentence.items()
+        if language in (lang, MULTILINGUAL)
+        for name in names
+    )
+
+
+# --- the title rule -----------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class TitleRules:
+    """Words of gazetteer/titles.jsonl for one language (lower case)."""
+
+    titles: frozenset[str]  # "president", "portavoce": a name may follow
+    between: frozenset[str]  # one may sit between title and name ("il presidente francese X")
+    not_names: frozenset[str]  # capitalised words after a title that are no name ("General Staff")
+
+
+@cache
+def title_rules(language: str) -> TitleRules:
+    """The title words of a language; the multilingual pipeline takes every language's."""
+    with (GAZETTEER_DIR / "titles.jsonl").open(encoding="utf-8") as lines:
+        rows = [json.loads(line) for line in lines if line.strip()]
+    chosen = [row for row in rows if language in (row["language"], MULTILINGUAL)]
+
+    def words(field: str) -> frozenset[str]:
+        return frozenset(word for row in chosen for word in row[field])
+
+    return TitleRules(words("titles"), words("between"), words("not_names"))
+
+
+def _is_name_word(token: Token, rules: TitleRules) -> bool:
+    text = token.text
+    return (
+        token.ent_type == 0
+        and len(text) > 1
+        and token.is_alpha
+        and text[0].isupper()
+        and not text.isupper()  # "EU", "NATO": acronyms are organisations, not people
+        and token.lower_ not in rules.titles
+        and token.lower_ not in rules.not_names
+    )
+
+
+def titled_names(doc: Doc, rules: TitleRules) -> Iterator[Span]:
+    """PER spans of one or two capitalised words right after a title ("spokesman Ivan Petrov").
+
+    Precise rather than greedy: a longer run of capitals, or one followed by another capitalised
+    token or a hyphen ("Pd Elly Schlein", "Linda Thomas-Greenfield"), is left alone."""
+    position = 0
+    while position < len(doc):
+        if doc[position].lower_ not in rules.titles:
+            position += 1
+            continue
+        start = position
+        while start < len(doc) and doc[start].lower_ in rules.titles:
+            start += 1
+        if start < len(doc) and doc[start].is_lower and doc[start].lower_ in rules.between:
+            start += 1
+        end = start
+        while end < len(doc) and end - start < 3 and _is_name_word(doc[end], rules):
+            end += 1
+        ambiguous = end < len(doc) and (
+            doc[end].text[0].isupper() or doc[end].text == "-" or doc[end].lower_ in _NAME_PARTICLES
+        )
+        if 1 <= end - start <= 2 and not ambiguous:
+            yield Span(doc, start, end, label="PER")
+        position = max(end, position + 1)
+
+
+@Language.component(TITLED_NAMES_PIPE)
+def tag_titled_names(doc: Doc) -> Doc:
+    """Pipeline component: add `titled_names` to the entities the gazetteer left."""
+    found = list(titled_names(doc, title_rules(doc.lang_)))
+    if found:  # they never overlap: names only take tokens outside entities
+        doc.ents = (*doc.ents, *found)
+    return doc
+
+
+# --- pipelines ----------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Tagger:
+    """A loaded pipeline and the name its mentions are stored under."""
+
+    name: str
+    nlp: Language
+
+
+def _add_gazetteer(nlp: Language, before: str | None = None) -> None:
+    ruler = nlp.add_pipe("entity_ruler", name=GAZETTEER_PIPE, before=before)
+    ruler.add_patterns(ruler_patterns(nlp.lang))
+
+
+def _keep_ner_only(nlp: Language) -> None:
+    """Switch off every component but the entity writers and the embedders they listen to."""
+    wanted = {name for name in nlp.pipe_names if nlp.get_pipe_meta(name).factory in _NER_FACTORIES}
+    feeders = {
+        name
+        for name, pipe in nlp.pipeline
+        if wanted & set(getattr(pipe, "listening_components", ()))
+    }
+    nlp.select_pipes(enable=sorted(wanted | feeders))
+
+
+def _package_name(nlp: Language) -> str:
+    return f"{nlp.meta['lang']}_{nlp.meta['name']}@{nlp.meta['version']}"
+
+
+def _gazetteer_name(language: str) -> str:
+    return f"corpusflow-gazetteer-{language}@{GAZETTEER_VERSION}"
+
+
+@cache
+def blank_language(language: str) -> str:
+    """`language` when spaCy can build its tokenizer, else the multilingual one."""
+    try:
+        spacy.blank(language)
+    except ImportError:  # no such language ('und'), or one needing an absent library (ja, ko, th)
+        return MULTILINGUAL
+    return language
+
+
+@cache
+def _rule_tagger(language: str) -> Tagger:
+    nlp = spacy.blank(language)
+    _add_gazetteer(nlp)
+    nlp.add_pipe(TITLED_NAMES_PIPE)
+    return Tagger(_gazetteer_name(language), nlp)
+
+
+def _bundled_tagger(path: Path) -> Tagger:
+    nlp = spacy.load(path)
+    _keep_ner_only(nlp)
+    _add_gazetteer(nlp, before="ner" if "ner" in nlp.pipe_names else None)
+    return Tagger(f"{_package_name(nlp)}+{_gazetteer_name(nlp.lang)}", nlp)
+
+
+def _named_tagger(model: str) -> Tagger:
+    nlp = spacy.load(model)
+    _keep_ner_only(nlp)
+    return Tagger(_package_name(nlp), nlp)
+
+
+@cache
+def load_tagger(language: str, model: str | None) -> Tagger:
+    """The pipeline for a language code, loaded once per process (order: module docstring)."""
+    if model:
+        if is_package(model) or Path(model).exists():
+            return _named_tagger(model)
+        logger.warning(
+            "ner model %r for %r is not installed; using the bundled tagger", model, language
+        )
+    bundled = BUNDLED_MODELS / language
+    if (bundled / "config.cfg").is_file():  # a directory mid-training has no config yet
+        return _bundled_tagger(bundled)
+    return _rule_tagger(blank_language(language))
+
+
+def tagger_name(language: str, models: dict[str, str] | None = None) -> str:
+    """Name of the tagger `tag_entities` uses for a language, as stored in `mentions.tagger`."""
+    code = language_code(language)
+    return load_tagger(code, (models or {}).get(code)).name
+
+
+# --- mentions -----------------------------------------------------------------------------------
+
+
+def trim_span(text: str, start: int, end: int) -> tuple[int, int]:
+    """Offsets without surrounding quotes or brackets, nor an English possessive ("Putin's")."""
+    while start < end and text[start] in _EDGE_CHARACTERS:
+        start += 1
+    while start < end and text[end - 1] in _EDGE_CHARACTERS:
+        end -= 1
+    if text[start:end].endswith(_POSSESSIVES):
+        return trim_span(text, start, end - 2)
+    return start, end
+
+
+def opens_sentence(text: str, start: int) -> bool:
+    """Whether the word at `start` begins the text, a line or a sentence."""
+    before = text[max(0, start - 80):start]  # a window: guarded aliases may recur in long texts
+    kept = before.rstrip()
+    return not kept or "\n" in before[len(kept):] or kept[-1] in _SENTENCE_OPENERS
+
+
+def _mention(doc_id: str, tagger: str, entity: Span) -> Mention | None:
+    label = LABELS.get(entity.label_, "MISC")
+    text = entity.doc.text
+    start, end = trim_span(text, entity.start_char, entity.end_char)
+    surface = text[start:end]
+    if label is None or not any(character.isalpha() for character in surface):
+        return None
+    # Only our gazetteer's ids are keys: a named model's own ruler may use ids of its own.
+    curated = entity.ent_id_ if entity.ent_id_ in gazetteer_keys() else ""
+    guarded = mid_sentence_aliases(entity.doc.lang_)
+    if curated and surface in guarded and opens_sentence(text, start):
+        return None
+    key = curated or alias_keys().get(slugify(surface)) or slugify(surface)
+    return Mention(doc_id=doc_id, tagger=tagger, start_char=start, end_char=end, label=label,
+                   text=surface, key=key)
+
+
+def resolve_surnames(mentions: list[Mention]) -> list[Mention]:
+    """Give a one-word PER mention the key of the one full name in the document ending with it."""
+    keys_by_surname: dict[str, set[str]] = defaultdict(set)
+    for mention in mentions:
+        words = mention.text.split()
+        if mention.label == "PER" and len(words) > 1:
+            keys_by_surname[words[-1]].add(mention.key)
+
+    def resolved(mention: Mention) -> Mention:
+        keys = keys_by_surname.get(mention.text, set())
+        if mention.label != "PER" or len(keys) != 1:  # none, or two people share the surname
+            return mention
+        return mention.model_copy(update={"key": next(iter(keys))})
+
+    return [resolved(mention) for mention in mentions]
+
+
+def doc_mentions(doc_id: str, doc: Doc, tagger: str) -> list[Mention]:
+    """A tagged document's mentions: trimmed, labelled, keyed, surnames resolved."""
+    mentions = [m for entity in doc.ents if (m := _mention(doc_id, tagger, entity)) is not None]
+    return resolve_surnames(mentions)
+
+
+def tag_entities(
+    items: list[tuple[str, str, str]],
+    models: dict[str, str] | None = None,
+    batch_size: int = 64,
+) -> list[Mention]:
+    """Mentions in a batch of (doc_id, text, language) items, in item order.
+
+    One `nlp.pipe` per language over all that language's texts. `models` maps language codes to
+    spaCy packages or paths (settings.ner_models)."""
+    positions: dict[str, list[int]] = defaultdict(list)
+    for position, (_, _, language) in enumerate(items):
+        positions[language_code(language)].append(position)
+    found: dict[int, list[Mention]] = {}
+    for language, chosen in positions.items():
+        tagger = load_tagger(language, (models or {}).get(language))
+        # Past spaCy's max_length only the head is tagged: one pathological file must not sink
+        # the batch, and offsets into a prefix still index the whole text.
+        texts = (items[p][1][: tagger.nlp.max_length] for p in chosen)
+        docs = tagger.nlp.pipe(texts, batch_size=batch_size)
+        for position, doc in zip(chosen, docs, strict=True):
+            found[position] = doc_mentions(items[position][0], doc, tagger.name)
+    return [mention for position in range(len(items)) for mention in found[position]]
+
+
+@task(name="entities", cache_policy=NO_CACHE)
+def entities_stage(documents: list[Document]) -> list[Mention]:
+    """Tag the named entities of a batch of new documents."""
+    from warehouse.settings import get_settings
+
+    items = [(d.doc_id, d.text, d.language) for d in documents]
+    return tag_entities(items, get_settings().ner_models)
