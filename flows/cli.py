@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import shutil
 import sys
 from pathlib import Path
 
@@ -43,10 +44,19 @@ def print_summary(report) -> None:  # report: tasks.report.RunReport
         console.print(_table("new duplicates", ["file", "duplicate of", "method"], rows, False))
     console.print(_table(f"documents per language ({report.documents_total} in the warehouse)",
                          ["language", "documents"], report.languages))
-    console.print(_table("top entities", ["entity", "label", "documents"],
-                         [(name, label, docs) for _, label, name, docs in report.top_entities]))
+    console.print(_table("top entities", ["entity", "key", "label", "documents"],
+                         [(name, key, label, docs) for key, label, name, docs in report.top_entities]))
     console.print("\nTry a query:")
-    console.print(f'  corpus sql "{report.example_sql}"', highlight=False, soft_wrap=True)
+    console.print(f'  {_program()} sql "{report.example_sql}"', highlight=False, soft_wrap=True)
+
+
+def _program() -> str:
+    """How to call this command again from here: `corpus` when it is on PATH, else its path
+    (`.venv/bin/corpus` after `make run`)."""
+    program = Path(sys.argv[0])
+    if program.name != "corpus" or shutil.which("corpus"):
+        return "corpus"
+    return os.path.relpath(program)
 
 
 def command_run(args: argparse.Namespace) -> int:

@@ -12,6 +12,7 @@ from prefect import task
 from prefect.cache_policies import NO_CACHE
 
 from tasks.parse import Outcome
+from tasks.urls import UrlError, canonicalize_url
 from warehouse.records import CleanArticle, FileCandidate, ParsedArticle, sha256_hex
 
 # ftfy's defaults straighten curly quotes; analysts want the text as published, so only
@@ -93,7 +94,16 @@ def clean_article(article: ParsedArticle) -> CleanArticle:
     return CleanArticle(
         **{**article.model_dump(), "title": title or None, "text": cleaned},
         original_text=article.text, text_hash=text_hash(cleaned), cleaning=notes,
+        canonical_url=canonical_or_none(article.url),
     )
+
+
+def canonical_or_none(url: str | None) -> str | None:
+    """The canonical form of a source URL, or None when there is none or it is not http(s)."""
+    try:
+        return canonicalize_url(url) if url else None
+    except UrlError:
+        return None
 
 
 def clean_articles(articles: list[ParsedArticle]) -> list[CleanArticle]:

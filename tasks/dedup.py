@@ -1,5 +1,6 @@
-"""Exact duplicates: a text whose normalised hash is already stored, or seen earlier in the batch,
-is recorded as a duplicate of that document instead of becoming a second one."""
+"""Exact and URL duplicates: a text whose normalised hash is already stored, or seen earlier in
+the batch, is recorded as a duplicate of that document instead of becoming a second one; a new
+text under a known canonical URL is stored and recorded as a `url` duplicate of the first."""
 
 from __future__ import annotations
 
@@ -12,7 +13,8 @@ from warehouse.records import CleanArticle, Duplicate
 
 class ExactSplit(BaseModel):
     """A batch split into new texts, duplicates of other documents, and re-reads of a source's
-    own document (its file changed on disk but its text did not)."""
+    own document (its file changed on disk but its text did not). A new text under a canonical
+    URL that an earlier document already has is new (kept) and also a `url` duplicate."""
 
     unique: list[CleanArticle]
     duplicates: list[Duplicate]
@@ -27,11 +29,24 @@ def exact_duplicate(article: CleanArticle, canonical_doc_id: str) -> Duplicate:
     )
 
 
-def split_exact(articles: list[CleanArticle], owners: dict[str, str]) -> ExactSplit:
-    """Split a batch against `owners` (doc_id → source of the stored documents with those ids).
-    Within the batch the first article in locator order is the canonical one."""
+def url_duplicate(article: CleanArticle, canonical_doc_id: str) -> Duplicate:
+    """The duplicates row for a new text published under an already known canonical URL;
+    similarity 1.0 stands for the identity of the URL, not of the texts."""
+    return Duplicate(
+        source_id=article.source_id, doc_id=article.text_hash, canonical_doc_id=canonical_doc_id,
+        method="url", similarity=1.0,
+    )
+
+
+def split_exact(
+    articles: list[CleanArticle], owners: dict[str, str], url_owners: dict[str, str] | None = None
+) -> ExactSplit:
+    """Split a batch against `owners` (doc_id → source of the stored documents with those ids)
+    and `url_owners` (canonical URL → earliest stored document with it). Within the batch the
+    first article in locator order is the canonical one."""
     unique, duplicates, same_source = [], [], []
     first_in_batch: set[str] = set()
+    url_first = dict(url_owners or {})
     for article in sorted(articles, key=lambda a: (a.locator, a.record_no)):
         owner = owners.get(article.text_hash)
         if owner == article.source_id:
@@ -41,6 +56,10 @@ def split_exact(articles: list[CleanArticle], owners: dict[str, str]) -> ExactSp
         else:
             first_in_batch.add(article.text_hash)
             unique.append(article)
+            if article.canonical_url in url_first:
+                duplicates.append(url_duplicate(article, url_first[article.canonical_url]))
+            elif article.canonical_url:
+                url_first[article.canonical_url] = article.text_hash
     return ExactSplit(unique=unique, duplicates=duplicates, same_source=same_source)
 
 
@@ -48,10 +67,11 @@ def split_exact(articles: list[CleanArticle], owners: dict[str, str]) -> ExactSp
 def dedup_stage(articles: list[CleanArticle]) -> ExactSplit:
     """Split a batch into new texts and exact duplicates of stored or earlier documents."""
     from warehouse.connection import writer
-    from warehouse.queries import document_owners
+    from warehouse.queries import document_owners, url_owners
     from warehouse.settings import get_settings
 
     settings = get_settings()
     with writer(settings.db_path, settings.lock_timeout_s) as con:
         owners = document_owners(con, sorted({a.text_hash for a in articles}))
-    return split_exact(articles, owners)
+        by_url = url_owners(con, sorted({a.canonical_url for a in articles if a.canonical_url}))
+    return split_exact(articles, owners, by_url)

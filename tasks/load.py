@@ -32,7 +32,8 @@ def _source(article: ParsedArticle | Reject, kind: str, status: str, doc_id: str
 def source_statuses(split: ExactSplit) -> dict[str, tuple[str, str]]:
     """source_id → (status, doc_id) for every article that survived parsing."""
     statuses = {a.source_id: ("new", a.text_hash) for a in [*split.unique, *split.same_source]}
-    statuses.update({d.source_id: ("duplicate", d.canonical_doc_id) for d in split.duplicates})
+    statuses.update({d.source_id: ("duplicate", d.canonical_doc_id)
+                     for d in split.duplicates if d.method == "exact"})
     return statuses
 
 

@@ -2,7 +2,7 @@
 
 import pytest
 
-from tasks.clean import clean_text, text_hash, text_key
+from tasks.clean import canonical_or_none, clean_text, text_hash, text_key
 from tasks.dedup import split_exact
 from tasks.language import detect_language
 from warehouse.records import CleanArticle
@@ -39,12 +39,24 @@ def test_text_key_folds_formatting_but_not_words_case_or_paragraphs() -> None:
     assert text_hash("One.\n\nTwo.") != text_hash("One. Two.")
 
 
-def _article(locator: str, text: str) -> CleanArticle:
+def _article(locator: str, text: str, url: str | None = None) -> CleanArticle:
     from warehouse.records import source_id_for
 
     return CleanArticle(source_id=source_id_for(locator), locator=locator, format="txt",
                         content_hash=locator, size=1, encoding="utf-8", text=text,
-                        original_text=text, text_hash=text_hash(text))
+                        original_text=text, text_hash=text_hash(text),
+                        canonical_url=canonical_or_none(url))
+
+
+def test_split_exact_records_new_text_under_a_known_url() -> None:
+    stored = _article("/in/v1.txt", "First version", "https://News.example.org/a?utm_source=x")
+    batch = [_article("/in/v2.txt", "Second version", "https://news.example.org/a#top"),
+             _article("/in/v3.txt", "Third version", "https://news.example.org/a"),
+             _article("/in/other.txt", "Other story", "https://news.example.org/b")]
+    split = split_exact(batch, {}, {stored.canonical_url: stored.text_hash})
+    assert [a.locator for a in split.unique] == ["/in/other.txt", "/in/v2.txt", "/in/v3.txt"]
+    assert [(d.method, d.doc_id, d.canonical_doc_id) for d in split.duplicates] == [
+        ("url", batch[0].text_hash, stored.text_hash), ("url", batch[1].text_hash, stored.text_hash)]
 
 
 def test_split_exact_within_batch_and_against_stored() -> None:

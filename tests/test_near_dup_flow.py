@@ -28,7 +28,8 @@ def near_pairs(db_path: Path) -> set[tuple[str, str]]:
 def test_variant_in_a_later_run_matches_the_earlier_document(db_path: Path, inbox: Path) -> None:
     ingest_files(IngestFilesParams(inbox=[str(inbox)]))
     assert near_pairs(db_path) == set()  # 000 and 001 report one attack but are not copies
-    text = (inbox / "000.txt").read_text(encoding="utf-8")
+    # copies from elsewhere: 000's text without its source-URL line
+    text = (inbox / "000.txt").read_text(encoding="utf-8").strip().rsplit("\n", 1)[0]
     paragraphs = text.split("\n\n")
     (inbox / "000-short.txt").write_text("\n\n".join(paragraphs[:2] + paragraphs[3:]),
                                          encoding="utf-8")
@@ -64,3 +65,22 @@ def test_recompute_with_new_threshold_without_reingesting(
         assert con.execute("select count(*) from documents").fetchone()[0] == documents_before
         bands = con.execute("select count(*), count(distinct doc_id) from lsh_bands").fetchone()
     assert bands == (32 * documents_before, documents_before)
+
+
+def test_new_text_under_a_known_url_is_kept_and_linked(db_path: Path, inbox: Path) -> None:
+    ingest_files(IngestFilesParams(inbox=[str(inbox)]))
+    url = (inbox / "002.txt").read_text(encoding="utf-8").strip().splitlines()[-1]
+    (inbox / "002-update.txt").write_text(
+        "Aggiornamento: il Cremlino ha ricevuto la risposta scritta della NATO e la sta "
+        "esaminando, ha detto il portavoce. Una nuova telefonata tra i ministri degli Esteri è "
+        f"prevista per la prossima settimana.\n{url}?utm_source=telegram#commenti\n",
+        encoding="utf-8")
+    report = ingest_files(IngestFilesParams(inbox=[str(inbox)]))
+    assert (report.documents_new, report.duplicates_new) == (1, 1)
+    with duckdb.connect(str(db_path), read_only=True) as con:
+        row = con.execute(
+            "select d.method, s.locator, s.status, c.url from duplicates d"
+            " join sources s using (source_id) join documents c on c.doc_id = d.canonical_doc_id"
+        ).fetchone()
+    assert (row[0], Path(row[1]).name, row[2]) == ("url", "002-update.txt", "new")
+    assert row[3] == url

@@ -133,3 +133,15 @@ def documents_in_order(
         " order by d.created_at, s.locator, d.doc_id limit ? offset ?",
         [limit, offset],
     ).fetchall()
+
+
+def url_owners(con: duckdb.DuckDBPyConnection, urls: list[str]) -> dict[str, str]:
+    """canonical URL → the earliest stored document with it, for the given URLs."""
+    if not urls:
+        return {}
+    rows = con.execute(
+        "select canonical_url, arg_min(doc_id, created_at) from documents"
+        " where canonical_url in (select unnest($1::varchar[])) group by canonical_url",
+        [urls],
+    ).fetchall()
+    return dict(rows)

@@ -82,6 +82,7 @@ class CleanArticle(ParsedArticle):
 
     original_text: str
     text_hash: str
+    canonical_url: str | None = None
     cleaning: list[str] = Field(default_factory=list)
 
 
@@ -94,6 +95,7 @@ class Document(BaseModel):
     text: str
     original_text: str
     url: str | None
+    canonical_url: str | None
     published: dt.date | None
     published_precision: Precision | None
     author: str | None

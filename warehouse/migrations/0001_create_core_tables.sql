@@ -41,7 +41,8 @@ create table documents (
     title               varchar,
     text                varchar not null,      -- cleaned text; mention offsets index it
     original_text       varchar not null,      -- the text as parsed, before cleaning
-    url                 varchar,
+    url                 varchar,               -- as the source gave it
+    canonical_url       varchar,               -- lower-case host, no fragment or tracking
     published           date,
     published_precision varchar,               -- day, month, year
     author              varchar,
