@@ -25,25 +25,42 @@ def near_pairs(db_path: Path) -> set[tuple[str, str]]:
     return {(Path(a).name, Path(b).name) for a, b in rows}
 
 
-def test_variant_in_a_later_run_matches_the_earlier_document(db_path: Path, inbox: Path) -> None:
+def test_variants_in_a_later_run_match_the_earlier_document(db_path: Path, inbox: Path) -> None:
     ingest_files(IngestFilesParams(inbox=[str(inbox)]))
     assert near_pairs(db_path) == set()  # 000 and 001 report one attack but are not copies
-    # copies from elsewhere: 000's text without its source-URL line
-    text = (inbox / "000.txt").read_text(encoding="utf-8").strip().rsplit("\n", 1)[0]
-    paragraphs = text.split("\n\n")
-    (inbox / "000-short.txt").write_text("\n\n".join(paragraphs[:2] + paragraphs[3:]),
-                                         encoding="utf-8")
-    (inbox / "000-footer.txt").write_text(
-        text.rstrip() + "\n\nFollow our live coverage for the latest updates on this story.\n",
-        encoding="utf-8")
+    # copies from elsewhere: the seeds' text without their source-URL line
+    for seed, variant in (("000.txt", variants_of_000), ("001.txt", quotes_swapped)):
+        text = (inbox / seed).read_text(encoding="utf-8").strip().rsplit("\n", 1)[0]
+        for name, changed in variant(text).items():
+            assert changed != text
+            (inbox / f"{seed[:3]}-{name}.txt").write_text(changed, encoding="utf-8")
     report = ingest_files(IngestFilesParams(inbox=[str(inbox)]))
-    assert report.documents_new == 2 and report.duplicates_new == 2
-    assert near_pairs(db_path) == {("000-short.txt", "000.txt"), ("000-footer.txt", "000.txt")}
+    assert report.documents_new == 4 and report.duplicates_new == 4
+    assert near_pairs(db_path) == {
+        ("000-paragraph_removed.txt", "000.txt"), ("000-sentence_reworded.txt", "000.txt"),
+        ("000-footer_added.txt", "000.txt"), ("001-quotes_swapped.txt", "001.txt")}
     with duckdb.connect(str(db_path), read_only=True) as con:
-        clusters = con.execute("select canonical_source, copies from duplicate_clusters").fetchall()
+        clusters = con.execute("select canonical_source, copies from duplicate_clusters"
+                               " order by canonical_source").fetchall()
         unique = con.execute("select count(*) from unique_documents").fetchone()[0]
-    assert [(Path(s).name, n) for s, n in clusters] == [("000.txt", 2)]
+    assert [(Path(s).name, n) for s, n in clusters] == [("000.txt", 3), ("001.txt", 1)]
     assert unique == 5
+
+
+def variants_of_000(text: str) -> dict[str, str]:
+    paragraphs = text.split("\n\n")
+    return {
+        "paragraph_removed": "\n\n".join(paragraphs[:2] + paragraphs[3:]),
+        "sentence_reworded": text.replace(
+            "Witnesses described men in camouflage shooting into the crowd in the foyer",
+            "People who were there said gunmen wearing camouflage fired into the crowd in the lobby"),
+        "footer_added": text + "\n\nFollow our live coverage for the latest updates on this story.",
+    }
+
+
+def quotes_swapped(text: str) -> dict[str, str]:
+    swapped = text.replace("”", "’").replace('"', "«", 1).replace('"', "»", 1).replace("'", "’")
+    return {"quotes_swapped": swapped}
 
 
 def test_recompute_with_new_threshold_without_reingesting(
