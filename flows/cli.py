@@ -72,19 +72,57 @@ def command_run(args: argparse.Namespace) -> int:
     return 0
 
 
-def command_sql(args: argparse.Namespace) -> int:
+def _analyst_database(args: argparse.Namespace) -> Path | None:
+    """The file `corpus sql` and `corpus shell` read: the snapshot, or the live file with --live."""
+    from warehouse.settings import get_settings
+    from warehouse.snapshot import readable_path
+
+    live = Path(args.db or get_settings().db_path)
+    path = live if args.live else readable_path(live)
+    if not path.exists():
+        console.print(f"[red]no warehouse at {live}: run `corpus run` first[/red]")
+        return None
+    return path
+
+
+def _print_query(path: Path, sql: str) -> None:
     from warehouse.connection import reader
     from warehouse.queries import run_query
-    from warehouse.settings import get_settings
 
-    db = args.db or get_settings().db_path
-    if not Path(db).exists():
-        console.print(f"[red]no warehouse at {db}: run `corpus run` first[/red]")
-        return 1
-    with reader(Path(db)) as con:
-        columns, rows = run_query(con, args.query)
+    with reader(path) as con:  # opened per query, so each one sees the newest snapshot
+        columns, rows = run_query(con, sql)
     console.print(_table("", columns, rows, justify_last=False))
+
+
+def command_sql(args: argparse.Namespace) -> int:
+    path = _analyst_database(args)
+    if path is None:
+        return 1
+    _print_query(path, args.query)
     return 0
+
+
+def command_shell(args: argparse.Namespace) -> int:
+    import duckdb
+
+    path = _analyst_database(args)
+    if path is None:
+        return 1
+    console.print(f"read-only SQL on {path}; end a statement with ';', quit with Ctrl-D")
+    statement = ""
+    while True:
+        try:
+            line = input("corpus> " if not statement else "    ..> ")
+        except (EOFError, KeyboardInterrupt):
+            console.print()
+            return 0
+        statement += line + "\n"
+        if statement.strip().endswith(";"):
+            try:
+                _print_query(path, statement)
+            except duckdb.Error as error:
+                console.print(f"[red]{error}[/red]")
+            statement = ""
 
 
 def command_dedup(args: argparse.Namespace) -> int:
@@ -119,10 +157,15 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--db", type=Path, help="warehouse file (default: data/corpus.duckdb)")
     run.add_argument("--batch-size", type=int, default=500, help="files per batch")
     run.set_defaults(handler=command_run)
-    sql = commands.add_parser("sql", help="run a read-only SQL query on the warehouse")
+    sql = commands.add_parser(
+        "sql", help="run a read-only SQL query on the analysts' snapshot of the warehouse")
     sql.add_argument("query")
-    sql.add_argument("--db", type=Path)
-    sql.set_defaults(handler=command_sql)
+    shell = commands.add_parser("shell", help="an interactive read-only SQL prompt (snapshot)")
+    for command, handler in ((sql, command_sql), (shell, command_shell)):
+        command.add_argument("--db", type=Path, help="the live warehouse file (default: setting)")
+        command.add_argument("--live", action="store_true",
+                             help="read the live file instead of the snapshot (waits for runs)")
+        command.set_defaults(handler=handler)
     dedup = commands.add_parser(
         "dedup", help="recompute near-duplicate clusters with the current settings")
     dedup.add_argument("--db", type=Path)

@@ -6,7 +6,7 @@ from prefect import flow
 from pydantic import BaseModel, Field
 
 from tasks.near_dup import recompute_stage
-from tasks.report import begin_run_stage, finish_maintenance_stage
+from tasks.report import begin_run_stage, finish_maintenance_stage, publish_snapshot_stage
 
 
 class RecomputeParams(BaseModel):
@@ -22,4 +22,5 @@ def recompute_near_duplicates(params: RecomputeParams = RecomputeParams()) -> in
     run_id = begin_run_stage("recompute-near-duplicates", params.model_dump())
     found = recompute_stage(run_id, params.batch_size)
     finish_maintenance_stage(run_id, {"duplicates_new": found})
+    publish_snapshot_stage()
     return found

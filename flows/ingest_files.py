@@ -13,7 +13,7 @@ from tasks.language import language_stage
 from tasks.load import load_stage
 from tasks.near_dup import near_dup_stage
 from tasks.parse import parse_stage
-from tasks.report import RunReport, begin_run_stage, report_stage
+from tasks.report import RunReport, begin_run_stage, publish_snapshot_stage, report_stage
 
 
 @flow(name="ingest-files", log_prints=True)
@@ -29,4 +29,6 @@ def ingest_files(params: IngestFilesParams = IngestFilesParams()) -> RunReport:
         near = near_dup_stage(documents)
         mentions = entities_stage(documents)
         load_stage(run_id, outcomes, split, documents, near, mentions)
-    return report_stage(run_id, found)
+    report = report_stage(run_id, found)
+    publish_snapshot_stage()
+    return report

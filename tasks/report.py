@@ -40,6 +40,13 @@ class RunReport(BaseModel):
                 "rejects_new": self.rejects_new}
 
 
+def bar_chart(rows: list[tuple[str, int]], width: int = 24) -> list[str]:
+    """A bar chart in text, one line per row, scaled to the largest value."""
+    top = max((count for _, count in rows), default=0) or 1
+    return [f"`{label:<10.10}` {'█' * max(1, round(count / top * width))} {count}"
+            for label, count in rows]
+
+
 def render_markdown(report: RunReport) -> str:
     """The report as Markdown, for the Prefect artifact."""
     lines = [
@@ -52,8 +59,8 @@ def render_markdown(report: RunReport) -> str:
     if report.reject_reasons:
         lines += ["**Rejected, by reason**", "", "| reason | files |", "|---|---:|"]
         lines += [f"| {reason} | {count} |" for reason, count in report.reject_reasons] + [""]
-    lines += ["**Documents per language (warehouse)**", "", "| language | documents |", "|---|---:|"]
-    lines += [f"| {lang} | {count} |" for lang, count in report.languages] + [""]
+    lines += ["**Documents per language (warehouse)**", ""]
+    lines += [line + "  " for line in bar_chart(report.languages)] + [""]
     lines += ["**Top entities (warehouse)**", "", "| entity | label | documents |", "|---|---|---:|"]
     lines += [f"| {name} | {label} | {docs} |" for _, label, name, docs in report.top_entities]
     return "\n".join(lines)
@@ -116,3 +123,16 @@ def finish_maintenance_stage(run_id: str, figures: dict[str, int]) -> None:
                            "rejects_new"), 0)
     with writer(settings.db_path, settings.lock_timeout_s) as con:
         finish_run(con, run_id, {**zeros, **figures}, figures)
+
+
+@task(name="publish-snapshot", cache_policy=NO_CACHE)
+def publish_snapshot_stage() -> str:
+    """Publish the analysts' read-only snapshot of the warehouse as it stands after this run."""
+    from warehouse.connection import writer
+    from warehouse.settings import get_settings
+    from warehouse.snapshot import publish_snapshot, snapshot_path_for
+
+    settings = get_settings()
+    with writer(settings.db_path, settings.lock_timeout_s) as con:
+        target = publish_snapshot(con, settings.db_path, snapshot_path_for(settings.db_path))
+    return str(target)
