@@ -137,3 +137,16 @@ def test_a_broken_warehouse_setting_fails_clearly(tmp_path: Path, monkeypatch, i
     with pytest.raises(Exception, match="not-a-dir"):
         run(inbox)
 
+
+
+def readme_query(title: str) -> str:
+    """The SQL of the README's cookbook entry whose comment line starts with `title`."""
+    text = (Path(__file__).resolve().parents[1] / "README.md").read_text(encoding="utf-8")
+    block = text.split(f"-- {title}", 1)[1].split("\n", 1)[1]  # the lines after the comment
+    return block.split("\n\n", 1)[0].split("```", 1)[0]
+
+
+def test_readme_peskov_and_nato_query_finds_the_right_seeds(db_path: Path, inbox: Path) -> None:
+    run(inbox)
+    rows = query(db_path, readme_query("documents mentioning both Peskov and NATO"))
+    assert rows == [("2024-03", 1), ("2024-11", 1)]  # seeds 000 and 004
