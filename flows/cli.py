@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import shutil
 import sys
@@ -135,6 +136,19 @@ def command_dedup(args: argparse.Namespace) -> int:
     return 0
 
 
+def command_retag(args: argparse.Namespace) -> int:
+    if args.db:
+        os.environ["CORPUSFLOW_DB_PATH"] = str(args.db)
+    if args.model:
+        models = dict(pair.split("=", 1) for pair in args.model)
+        os.environ["CORPUSFLOW_NER_MODELS"] = json.dumps(models)
+    from flows.retag import RetagParams, retag_entities
+
+    written = retag_entities(RetagParams(batch_size=args.batch_size))
+    console.print(f"re-tagged the stored documents: {written} mentions")
+    return 0
+
+
 def command_migrate(args: argparse.Namespace) -> int:
     from warehouse.connection import open_database
     from warehouse.migrate import migrate
@@ -171,6 +185,13 @@ def build_parser() -> argparse.ArgumentParser:
     dedup.add_argument("--db", type=Path)
     dedup.add_argument("--batch-size", type=int, default=2000)
     dedup.set_defaults(handler=command_dedup)
+    retag = commands.add_parser(
+        "retag", help="re-tag stored documents' entities with the current (or given) models")
+    retag.add_argument("--model", action="append", metavar="LANG=PACKAGE_OR_PATH",
+                       help="spaCy pipeline for a language, e.g. en=en_core_web_sm (repeatable)")
+    retag.add_argument("--db", type=Path)
+    retag.add_argument("--batch-size", type=int, default=1000)
+    retag.set_defaults(handler=command_retag)
     mig = commands.add_parser("migrate", help="apply pending warehouse migrations")
     mig.add_argument("--db", type=Path)
     mig.set_defaults(handler=command_migrate)

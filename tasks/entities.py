@@ -421,3 +421,26 @@ def entities_stage(documents: list[Document]) -> list[Mention]:
 
     items = [(d.doc_id, d.text, d.language) for d in documents]
     return tag_entities(items, get_settings().ner_models)
+
+
+@task(name="retag-entities", cache_policy=NO_CACHE)
+def retag_stage(batch_size: int) -> int:
+    """Re-tag every stored document with the current model settings, replacing its mentions in
+    one transaction (analysts see the old mentions or the new ones, never a mix). Returns the
+    number of mentions written."""
+    from warehouse import queries
+    from warehouse.connection import writer
+    from warehouse.load import replace_mentions
+    from warehouse.settings import get_settings
+
+    settings = get_settings()
+    written = 0
+    with writer(settings.db_path, settings.lock_timeout_s) as con:
+        con.execute("begin transaction")
+        for offset in range(0, queries.table_counts(con)["documents"], batch_size):
+            page = queries.documents_for_tagging(con, offset, batch_size)
+            mentions = tag_entities(page, settings.ner_models)
+            replace_mentions(con, [doc_id for doc_id, _, _ in page], mentions)
+            written += len(mentions)
+        con.execute("commit")
+    return written

@@ -171,3 +171,12 @@ def insert_near_findings(
     insert_rows(con, "duplicates", _dicts(duplicates, run_id=run_id, recorded_at=now),
                 "on conflict do nothing")
     insert_rows(con, "lsh_bands", [b.model_dump() for b in bands], "")
+
+
+def replace_mentions(
+    con: duckdb.DuckDBPyConnection, doc_ids: Sequence[str], mentions: Sequence[BaseModel]
+) -> None:
+    """Swap the mentions of `doc_ids` for new ones (inside the caller's transaction)."""
+    con.execute("delete from mentions where doc_id in (select unnest($1::varchar[]))",
+                [list(doc_ids)])
+    insert_rows(con, "mentions", _dicts(mentions), "on conflict do nothing")

@@ -145,3 +145,13 @@ def url_owners(con: duckdb.DuckDBPyConnection, urls: list[str]) -> dict[str, str
         [urls],
     ).fetchall()
     return dict(rows)
+
+
+def documents_for_tagging(
+    con: duckdb.DuckDBPyConnection, offset: int, limit: int
+) -> list[tuple[str, str, str]]:
+    """(doc_id, text, language) of stored documents, one page at a time in a stable order."""
+    return con.execute(
+        "select doc_id, text, language from documents order by doc_id limit ? offset ?",
+        [limit, offset],
+    ).fetchall()
