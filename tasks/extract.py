@@ -1,0 +1,495 @@
+"""Extraction: fetched HTML → an article (main text and metadata) or a Reject with a reason.
+
+trafilatura finds the main text and metadata (title, author, date, site name) with
+`deduplicate=False`: its dedup cache is process-wide state, and our dedup lives in DuckDB.
+We add what it does not report: where the published date came from (JSON-LD, a meta tag, a
+<time> element, the URL, or htmldate's text heuristics), the page's canonical URL, and a verdict
+on whether the page is an article at all (empty_extraction, too_short, index_page).
+
+Timeout: extraction runs in worker processes (`ExtractionWorkers`) with a deadline per page.
+A thread could only stop *waiting*: trafilatura and lxml are CPU-bound and cannot be
+interrupted, so a pathological page would keep a core busy (and the GIL held) after its
+deadline, and the next one would pile up behind it. A process can be killed and replaced, and
+a crash in lxml takes down a worker, not the flow. Workers are fresh interpreters (subprocess,
+not fork: forking a process that already runs threads, as Prefect's does, can deadlock); a start
+costs about a second per worker, once per batch, and the workers also give real parallelism.
+
+Bytes are decoded by tasks.fetch.decode_body (header charset, then <meta>, then UTF-8/cp1252),
+never by trafilatura.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+import multiprocessing.connection
+import os
+import queue
+import re
+import socket
+import subprocess
+import sys
+import threading
+from collections.abc import Sequence
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from importlib.metadata import version
+from pathlib import Path
+from urllib.parse import urlsplit
+from typing import Literal
+
+import trafilatura
+from lxml.html import HtmlElement
+from pydantic import BaseModel, ConfigDict, Field
+from trafilatura.utils import load_html
+
+from tasks.fetch import Fetched, decode_body
+from tasks.urls import UrlError, canonicalize_url
+from warehouse.records import ParsedArticle, Precision, Reject, sha256_hex, source_id_for
+
+EXTRACTOR = "trafilatura"
+EXTRACTOR_VERSION = version("trafilatura")
+STAGE = "extract"
+
+DateSource = Literal["json_ld", "meta", "time_element", "url", "htmldate", "feed", "sitemap"]
+
+# <meta> names and properties that carry the first publication date (not the last update).
+PUBLISHED_META = frozenset({
+    "article:published_time", "og:published_time", "datepublished", "pubdate", "publishdate",
+    "publish-date", "publish_date", "date", "dc.date", "dc.date.issued", "dcterms.created",
+    "dcterms.date", "dcterms.issued", "sailthru.date", "parsely-pub-date", "article.published",
+    "citation_publication_date", "original-publish-date", "published_time", "created",
+    "article_date_original", "cxenseparse:recs:publishtime", "date_published",
+})
+_ISO_DATE = re.compile(r"(\d{4})-(\d{2})-(\d{2})")
+_JSON_LD_PUBLISHED = re.compile(r'"datePublished"\s*:\s*"\s*(\d{4}-\d{2}-\d{2})')
+_URL_DAY = re.compile(r"/(\d{4})[/-](\d{1,2})[/-](\d{1,2})(?:/|[-_.]|$)")
+_URL_MONTH = re.compile(r"/(\d{4})/(\d{1,2})/")
+_SAMPLE_CHARS, _SAMPLE_LINKS = 20_000, 2_000  # bounds of the index-page check
+_XML_DECLARATION = re.compile(r"^\s*<\?xml[^>]*\?>", re.IGNORECASE)
+
+
+class ExtractConfig(BaseModel):
+    """Extraction settings (see the module docstring for the timeout's design)."""
+
+    model_config = ConfigDict(frozen=True)
+
+    timeout_s: float = Field(10.0, gt=0, description="Deadline for extracting one page; the "
+                                                     "worker is killed and replaced after it.")
+    workers: int = Field(1, ge=1, description="Extraction worker processes.")
+    min_text_chars: int = Field(250, ge=0, description="Shorter extractions are too_short.")
+    index_link_ratio: float = Field(0.5, gt=0, le=1, description="Share of the extracted text "
+                                    "made of link texts from which a page is an index_page.")
+    index_min_links: int = Field(5, ge=1, description="Link texts an index_page must show at "
+                                                      "least.")
+    favor_precision: bool = Field(False, description="trafilatura's precision preset.")
+
+
+class UrlArticle(ParsedArticle):
+    """A ParsedArticle from the web, with what the URL side knows beyond the file fields.
+
+    Kept here until records.py grows these fields (see the hand-over note)."""
+
+    kind: str = "url"
+    format: str = "html"
+    final_url: str | None = None
+    canonical_url: str | None = None
+    published_source: DateSource | None = None
+    extractor: str = f"{EXTRACTOR} {EXTRACTOR_VERSION}"
+
+
+class Page(BaseModel):
+    """What the worker read from one HTML page (plain data: it crosses a process boundary)."""
+
+    text: str = ""
+    title: str | None = None
+    author: str | None = None
+    site_name: str | None = None
+    date: str | None = None
+    date_source: DateSource | None = None
+    date_precision: Precision | None = None
+    canonical_url: str | None = None
+    page_type: str | None = None
+    link_text_ratio: float = 0.0
+    link_texts_found: int = 0
+
+
+@dataclass(frozen=True)
+class DateHint:
+    """A date the feed or sitemap gave for the URL, used when the page has none."""
+
+    date: dt.date
+    source: DateSource = "feed"
+
+
+# ---------------------------------------------------------------- reading one page (pure)
+
+
+def read_page(html: str, url: str | None, favor_precision: bool = False) -> Page:
+    """Main text and metadata of an HTML page; an empty Page when nothing was extracted."""
+    html = _XML_DECLARATION.sub("", html, count=1)  # lxml rejects str with a declared encoding
+    tree = load_html(html) if html.strip() else None
+    if tree is None:
+        return Page()
+    document = trafilatura.bare_extraction(
+        tree, url=url, with_metadata=True, include_comments=False, deduplicate=False,
+        favor_precision=favor_precision,
+    )
+    page = Page(canonical_url=canonical_link(tree, url))
+    if document is None:
+        return page
+    page.text = (document.text or "").strip()
+    page.title, page.author, page.site_name = document.title, document.author, document.sitename
+    page.page_type = document.pagetype
+    page.link_text_ratio, page.link_texts_found = link_text_share(tree, page.text)
+    if document.date:
+        page.date = document.date
+        page.date_source, page.date_precision = date_provenance(tree, url, document.date)
+    return page
+
+
+def canonical_link(tree: HtmlElement, url: str | None) -> str | None:
+    """The page's <link rel=canonical> (or og:url), resolved and canonicalised; None if bad."""
+    hrefs = [link.get("href") for link in tree.iter("link")
+             if "canonical" in (link.get("rel") or "").lower().split() and link.get("href")]
+    hrefs += [meta.get("content") for meta in tree.iter("meta")
+              if (meta.get("property") or "").lower() == "og:url" and meta.get("content")]
+    for href in hrefs:
+        try:
+            return canonicalize_url(href.strip(), base=url)
+        except UrlError:
+            continue
+    return None
+
+
+def link_text_share(tree: HtmlElement, text: str) -> tuple[float, int]:
+    """How much of the extracted text is made of the page's link texts, and how many of them.
+
+    A section front extracts as a list of headlines, each of which is a link; an article's
+    links are a few phrases inside sentences. Short link texts ("News", "More") are ignored.
+    The check reads a bounded sample (the text's start, the first link texts): substring
+    search over every link of a huge page would cost more than the extraction itself.
+    """
+    sample = " ".join(text[:_SAMPLE_CHARS].split())
+    if not sample:
+        return 0.0, 0
+    link_texts: dict[str, None] = {}
+    for anchor in tree.iter("a"):
+        label = " ".join(anchor.text_content().split())
+        if len(label) >= 15:
+            link_texts[label] = None
+            if len(link_texts) >= _SAMPLE_LINKS:
+                break
+    found = [label for label in link_texts if label in sample]
+    covered = sum(len(label) * sample.count(label) for label in found)
+    return min(1.0, covered / len(sample)), len(found)
+
+
+def date_provenance(tree: HtmlElement, url: str | None, date: str
+                    ) -> tuple[DateSource, Precision]:
+    """Which part of the page states `date` (YYYY-MM-DD), checked from the most explicit
+    source down; 'htmldate' when only its text heuristics found it."""
+    for source, found, precision in date_candidates(tree, url):
+        if date.startswith(found):
+            return source, precision
+    return "htmldate", "day"
+
+
+def date_candidates(tree: HtmlElement, url: str | None
+                    ) -> list[tuple[DateSource, str, Precision]]:
+    """Published dates stated in the page, most explicit first: (source, date prefix, precision)."""
+    found: list[tuple[DateSource, str, Precision]] = []
+    for script in tree.xpath('//script[@type="application/ld+json"]'):
+        found += [("json_ld", m, "day") for m in _JSON_LD_PUBLISHED.findall(script.text or "")]
+    for meta in tree.iter("meta"):
+        key = (meta.get("property") or meta.get("name") or meta.get("itemprop") or "").lower()
+        if key in PUBLISHED_META and (match := _ISO_DATE.search(meta.get("content") or "")):
+            found.append(("meta", match.group(0), "day"))
+    for element in tree.xpath("//time[@datetime] | //*[@itemprop='datePublished']"):
+        value = element.get("datetime") or element.get("content") or ""
+        if match := _ISO_DATE.search(value):
+            found.append(("time_element", match.group(0), "day"))
+    found += _url_dates(url or "")
+    return found
+
+
+def _url_dates(url: str) -> list[tuple[DateSource, str, Precision]]:
+    if match := _URL_DAY.search(url):
+        year, month, day = (int(part) for part in match.groups())
+        return [("url", f"{year:04d}-{month:02d}-{day:02d}", "day")]
+    if match := _URL_MONTH.search(url):
+        year, month = (int(part) for part in match.groups())
+        return [("url", f"{year:04d}-{month:02d}", "month")]
+    return []
+
+
+def judge_page(page: Page, config: ExtractConfig) -> tuple[str, str] | None:
+    """(reason, detail) when the page is not an article, None when it is."""
+    if not page.text:
+        return "empty_extraction", "trafilatura found no main text"
+    if len(page.text) < config.min_text_chars:
+        return "too_short", f"{len(page.text)} characters < {config.min_text_chars}"
+    if (page.link_text_ratio >= config.index_link_ratio
+            and page.link_texts_found >= config.index_min_links):
+        return "index_page", (f"{page.link_text_ratio:.0%} of the text is the text of "
+                              f"{page.link_texts_found} links")
+    return None
+
+
+# ---------------------------------------------------------------- worker processes
+
+
+class ExtractionTimeout(Exception):
+    """A page whose extraction passed the deadline (its worker was replaced)."""
+
+
+class ExtractionCrash(Exception):
+    """A worker that died or raised while extracting."""
+
+
+def serve(fd: int) -> None:
+    """Worker entry point: (html, url, favor_precision) in, ("ok", Page dict) or
+    ("error", text) out, over the socket inherited as `fd`, until the parent hangs up."""
+    for name in ("trafilatura", "htmldate", "courlan"):  # their warnings are our Rejects
+        logging.getLogger(name).setLevel(logging.ERROR)
+    connection = multiprocessing.connection.Connection(fd)
+    while True:
+        try:
+            job = connection.recv()
+        except (EOFError, OSError):
+            return
+        if job is None:
+            return
+        try:
+            connection.send(("ok", read_page(*job).model_dump()))
+        except Exception as error:  # report it; the parent turns it into a Reject
+            connection.send(("error", f"{type(error).__name__}: {error}"))
+
+
+_WORKER_CODE = "import sys; from tasks.extract import serve; serve(int(sys.argv[1]))"
+_PROJECT_ROOT = str(Path(__file__).resolve().parents[1])
+
+
+class _Worker:
+    """One worker process and its socket; used by one thread at a time.
+
+    Started with subprocess rather than multiprocessing: exec'ing a fresh interpreter is safe
+    in a process full of threads (a bare fork is not), and unlike multiprocessing's "spawn" it
+    does not re-run the caller's __main__ module, which would break unguarded scripts.
+    """
+
+    def __init__(self) -> None:
+        parent, child = socket.socketpair()
+        env = {**os.environ, "PYTHONPATH": os.pathsep.join(
+            filter(None, [_PROJECT_ROOT, os.environ.get("PYTHONPATH")]))}
+        self.process = subprocess.Popen(
+            [sys.executable, "-c", _WORKER_CODE, str(child.fileno())],
+            pass_fds=[child.fileno()], env=env, stdin=subprocess.DEVNULL)
+        child.close()
+        self.connection = multiprocessing.connection.Connection(parent.detach())
+
+    def run(self, job: tuple[str, str | None, bool], timeout: float) -> Page:
+        try:
+            self.connection.send(job)
+            if not self.connection.poll(timeout):
+                raise ExtractionTimeout(f"no result after {timeout:g}s")
+            status, payload = self.connection.recv()
+        except (EOFError, OSError) as error:
+            raise ExtractionCrash(f"worker died: {type(error).__name__}") from None
+        if status != "ok":
+            raise ExtractionCrash(payload)
+        return Page(**payload)
+
+    def stop(self, kill: bool = False) -> None:
+        if not kill:
+            try:
+                self.connection.send(None)
+                self.process.wait(2)
+            except (OSError, subprocess.TimeoutExpired):
+                pass
+        if self.process.poll() is None:
+            self.process.kill()
+            self.process.wait(2)
+        self.connection.close()
+
+
+class ExtractionWorkers:
+    """A small pool of extraction processes with a deadline per page. Use as a context manager.
+
+    A worker that times out or dies is killed and replaced; the page becomes a Reject.
+    """
+
+    def __init__(self, config: ExtractConfig | None = None) -> None:
+        self.config = config or ExtractConfig()
+        self._idle: queue.Queue[_Worker] = queue.Queue()
+        self._all: list[_Worker] = []
+        self._lock = threading.Lock()
+
+    def __enter__(self) -> ExtractionWorkers:
+        for _ in range(self.config.workers):
+            self._add()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def close(self) -> None:
+        """Stop every worker."""
+        with self._lock:
+            workers, self._all = self._all, []
+        for worker in workers:
+            worker.stop()
+
+    def _add(self) -> None:
+        worker = _Worker()
+        with self._lock:
+            self._all.append(worker)
+        self._idle.put(worker)
+
+    def read(self, html: str, url: str | None, timeout_s: float | None = None) -> Page:
+        """read_page in a worker, within `timeout_s` (default: the config's); raises
+        ExtractionTimeout or ExtractionCrash."""
+        try:  # bounded: if replacing a dead worker failed, fail this page instead of hanging
+            worker = self._idle.get(timeout=(timeout_s or self.config.timeout_s) + 60)
+        except queue.Empty:
+            raise ExtractionCrash("no extraction worker available") from None
+        try:
+            page = worker.run((html, url, self.config.favor_precision),
+                              timeout_s or self.config.timeout_s)
+        except (ExtractionTimeout, ExtractionCrash):
+            worker.stop(kill=True)
+            with self._lock:
+                self._all.remove(worker)
+            self._add()  # the replacement starts while the caller records the reject
+            raise
+        self._idle.put(worker)
+        return page
+
+
+# ---------------------------------------------------------------- pages → records
+
+
+def extract_html(
+    html: str,
+    *,
+    locator: str,
+    url: str | None,
+    content_hash: str,
+    size: int,
+    encoding: str,
+    config: ExtractConfig | None = None,
+    workers: ExtractionWorkers | None = None,
+    hint: DateHint | None = None,
+) -> UrlArticle | Reject:
+    """An article from decoded HTML, or a Reject saying why not; never raises.
+
+    Without `workers` the page is read in this process, with no deadline (benchmarks, tools).
+    """
+    config = config or ExtractConfig()
+    source_id = source_id_for(locator)
+
+    def reject(reason: str, detail: str) -> Reject:
+        return Reject(source_id=source_id, locator=locator, content_hash=content_hash,
+                      stage=STAGE, reason=reason, detail=detail)
+
+    try:
+        page = workers.read(html, url) if workers else read_page(html, url, config.favor_precision)
+    except ExtractionTimeout as error:
+        return reject("extraction_timeout", str(error))
+    except Exception as error:  # ExtractionCrash, or a trafilatura bug in-process
+        return reject("extraction_error", str(error))
+    verdict = judge_page(page, config)
+    if verdict is not None:
+        return reject(*verdict)
+    return build_article(page, locator=locator, url=url, content_hash=content_hash, size=size,
+                         encoding=encoding, hint=hint)
+
+
+def build_article(page: Page, *, locator: str, url: str | None, content_hash: str, size: int,
+                  encoding: str, hint: DateHint | None = None) -> UrlArticle:
+    """The UrlArticle record of a page judged to be an article."""
+    published, precision, source = _published(page, hint)
+    return UrlArticle(
+        source_id=source_id_for(locator), locator=locator, content_hash=content_hash,
+        size=size, encoding=encoding, title=page.title, text=page.text,
+        url=identity_url(page.canonical_url, url), final_url=url,
+        canonical_url=page.canonical_url,
+        published=published, published_precision=precision, published_source=source,
+        author=page.author, site_name=page.site_name,
+    )
+
+
+def identity_url(canonical: str | None, final_url: str | None) -> str | None:
+    """The URL that names the article: its rel=canonical when that stays on the same host and
+    is not the site's front page (a common template bug that would merge every article),
+    else the canonical form of the URL we ended up at."""
+    final = _locator(final_url) if final_url else None
+    if canonical is None:
+        return final
+    parts = urlsplit(canonical)
+    if parts.path in ("", "/") and not parts.query:
+        return final or canonical
+    if final is not None and urlsplit(final).hostname != parts.hostname:
+        return final
+    return canonical
+
+
+def date_hint(published: dt.datetime | None, via: str) -> DateHint | None:
+    """The DateHint for a URL its feed or sitemap dated (`via` as in DiscoveredUrl.via)."""
+    if published is None:
+        return None
+    return DateHint(published.date(), "sitemap" if "sitemap" in via else "feed")
+
+
+def _published(page: Page, hint: DateHint | None
+               ) -> tuple[dt.date | None, Precision | None, DateSource | None]:
+    if page.date:
+        try:
+            return dt.date.fromisoformat(page.date[:10]), page.date_precision, page.date_source
+        except ValueError:
+            pass
+    if hint is not None:
+        return hint.date, "day", hint.source
+    return None, None, None
+
+
+def extract_fetched(
+    fetched: Fetched,
+    *,
+    locator: str | None = None,
+    config: ExtractConfig | None = None,
+    workers: ExtractionWorkers | None = None,
+    hint: DateHint | None = None,
+) -> UrlArticle | Reject:
+    """Extract a Fetched page; `locator` defaults to the canonical form of the requested URL
+    (so the same URL is the same source on every run)."""
+    text, encoding = decode_body(fetched.body, fetched.headers.get("content-type"))
+    return extract_html(
+        text, locator=locator or _locator(fetched.url), url=fetched.final_url,
+        content_hash=sha256_hex(fetched.body), size=len(fetched.body), encoding=encoding,
+        config=config, workers=workers, hint=hint,
+    )
+
+
+def _locator(url: str) -> str:
+    try:
+        return canonicalize_url(url)
+    except UrlError:
+        return url
+
+
+def extract_many(
+    pages: Sequence[Fetched],
+    config: ExtractConfig | None = None,
+    hints: Sequence[DateHint | None] | None = None,
+) -> list[UrlArticle | Reject]:
+    """Extract a batch in worker processes (deadline per page); results in input order."""
+    config = config or ExtractConfig()
+    if not pages:
+        return []
+    hints = hints or [None] * len(pages)
+    with ExtractionWorkers(config) as workers, ThreadPoolExecutor(config.workers) as pool:
+        return list(pool.map(
+            lambda pair: extract_fetched(pair[0], config=config, workers=workers, hint=pair[1]),
+            zip(pages, hints, strict=True)))
+
