@@ -73,6 +73,18 @@ def command_run(args: argparse.Namespace) -> int:
     return 0
 
 
+def command_fetch(args: argparse.Namespace) -> int:
+    if args.db:
+        os.environ["CORPUSFLOW_DB_PATH"] = str(args.db)
+    from flows.ingest_urls import ingest_urls
+    from flows.params import IngestUrlsParams
+
+    params = IngestUrlsParams(urls=args.url or [], url_file=args.url_file, feeds=args.feed or [],
+                              sitemaps=args.sitemap or [], batch_size=args.batch_size)
+    print_summary(ingest_urls(params))
+    return 0
+
+
 def _analyst_database(args: argparse.Namespace) -> Path | None:
     """The file `corpus sql` and `corpus shell` read: the snapshot, or the live file with --live."""
     from warehouse.settings import get_settings
@@ -171,6 +183,14 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--db", type=Path, help="warehouse file (default: data/corpus.duckdb)")
     run.add_argument("--batch-size", type=int, default=500, help="files per batch")
     run.set_defaults(handler=command_run)
+    fetch = commands.add_parser("fetch", help="fetch article URLs, feeds and sitemaps")
+    fetch.add_argument("--url", action="append", help="an article URL (repeatable)")
+    fetch.add_argument("--url-file", help="a file of article URLs, one per line")
+    fetch.add_argument("--feed", action="append", help="an RSS/Atom feed URL (repeatable)")
+    fetch.add_argument("--sitemap", action="append", help="a sitemap URL (repeatable)")
+    fetch.add_argument("--db", type=Path, help="warehouse file (default: data/corpus.duckdb)")
+    fetch.add_argument("--batch-size", type=int, default=100, help="pages per batch")
+    fetch.set_defaults(handler=command_fetch)
     sql = commands.add_parser(
         "sql", help="run a read-only SQL query on the analysts' snapshot of the warehouse")
     sql.add_argument("query")

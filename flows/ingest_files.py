@@ -29,6 +29,6 @@ def ingest_files(params: IngestFilesParams = IngestFilesParams()) -> RunReport:
         near = near_dup_stage(documents)
         mentions = entities_stage(documents)
         load_stage(run_id, outcomes, split, documents, near, mentions)
-    report = report_stage(run_id, found)
+    report = report_stage(run_id, found.seen, found.unchanged)
     publish_snapshot_stage()
     return report

@@ -13,7 +13,7 @@ from prefect.cache_policies import NO_CACHE
 
 from tasks.parse import Outcome
 from tasks.urls import UrlError, canonicalize_url
-from warehouse.records import CleanArticle, FileCandidate, ParsedArticle, sha256_hex
+from warehouse.records import CleanArticle, Candidate, ParsedArticle, sha256_hex
 
 # ftfy's defaults straighten curly quotes; analysts want the text as published, so only
 # mojibake and broken characters are fixed.
@@ -91,10 +91,13 @@ def clean_article(article: ParsedArticle) -> CleanArticle:
     if article.encoding not in ("utf-8", "utf-8-sig"):
         notes.insert(0, f"decoded_as:{article.encoding}")
     title = normalise_whitespace(article.title) if article.title else None
+    fields = article.model_dump()
+    # A web page brings its own canonical URL (its <link rel=canonical>); files have only `url`.
+    url = canonical_or_none(fields.pop("canonical_url", None) or article.url)
     return CleanArticle(
-        **{**article.model_dump(), "title": title or None, "text": cleaned},
+        **{**fields, "title": title or None, "text": cleaned},
         original_text=article.text, text_hash=text_hash(cleaned), cleaning=notes,
-        canonical_url=canonical_or_none(article.url),
+        canonical_url=url,
     )
 
 
@@ -112,6 +115,6 @@ def clean_articles(articles: list[ParsedArticle]) -> list[CleanArticle]:
 
 
 @task(name="clean", cache_policy=NO_CACHE)
-def clean_stage(outcomes: list[tuple[FileCandidate, Outcome]]) -> list[CleanArticle]:
+def clean_stage(outcomes: list[tuple[Candidate, Outcome]]) -> list[CleanArticle]:
     """Clean every article the batch's files produced."""
     return clean_articles([article for _, outcome in outcomes for article in outcome.articles])

@@ -11,13 +11,13 @@ from prefect import get_run_logger, task
 from prefect.cache_policies import NO_CACHE
 from pydantic import BaseModel
 
-from warehouse.records import FileCandidate, KnownSource, source_id_for
+from warehouse.records import Candidate, KnownSource, source_id_for
 
 
 class Discovery(BaseModel):
     """What discovery found: files to read, and how many were skipped as unchanged."""
 
-    candidates: list[FileCandidate]
+    candidates: list[Candidate]
     unchanged: int
     seen: int
     known_hashes: dict[str, str]  # source_id → content hash, for the candidates already known
@@ -41,8 +41,8 @@ def expand_inbox(patterns: Iterable[str]) -> list[str]:
     return sorted(found)
 
 
-def stat_files(paths: Iterable[str]) -> list[FileCandidate]:
-    """FileCandidate per path; a file that vanished since listing is left out."""
+def stat_files(paths: Iterable[str]) -> list[Candidate]:
+    """Candidate per path; a file that vanished since listing is left out."""
     candidates = []
     for path in paths:
         try:
@@ -50,7 +50,7 @@ def stat_files(paths: Iterable[str]) -> list[FileCandidate]:
         except OSError:
             continue
         candidates.append(
-            FileCandidate(
+            Candidate(
                 source_id=source_id_for(path), locator=path, size=info.st_size,
                 mtime_ns=info.st_mtime_ns,
             )
@@ -59,7 +59,7 @@ def stat_files(paths: Iterable[str]) -> list[FileCandidate]:
 
 
 def select_changed(
-    candidates: list[FileCandidate], known: dict[str, KnownSource]
+    candidates: list[Candidate], known: dict[str, KnownSource]
 ) -> Discovery:
     """Keep the files that are new or whose size or mtime changed since they were recorded."""
     changed = []
@@ -84,7 +84,7 @@ def discover(patterns: Iterable[str], known: dict[str, KnownSource]) -> Discover
     return select_changed(stat_files(expand_inbox(patterns)), known)
 
 
-def in_batches(items: list[FileCandidate], size: int) -> list[list[FileCandidate]]:
+def in_batches(items: list, size: int) -> list[list]:
     """Consecutive slices of at most `size` items: the flows' unit of work."""
     return [items[start: start + size] for start in range(0, len(items), size)]
 

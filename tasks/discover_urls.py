@@ -24,6 +24,8 @@ from typing import Literal
 from urllib.parse import urljoin
 
 from lxml import etree
+from prefect import task
+from prefect.cache_policies import NO_CACHE
 from pydantic import BaseModel, ConfigDict, Field
 
 from tasks.fetch import Fetched, FetchFailed, Fetcher, FetchKind, FetchRequest, FetchResult
@@ -484,3 +486,28 @@ def _unreadable(result: Discovery, source_url: str, error: DiscoveryError) -> No
     source = _source_of(result, source_url)
     source.outcome, source.reason = "failed", error.reason
     source.etag = source.last_modified = None
+
+
+@task(name="discover-urls", cache_policy=NO_CACHE)
+def discover_urls_stage(
+    urls: list[str], url_file: str | None, feeds: list[str], sitemaps: list[str]
+) -> Discovery:
+    """Article URLs to fetch this run, from lists, a list file, feeds and sitemaps; feeds and
+    sitemaps are fetched with the validators of their last fetch (conditional GET)."""
+    from pathlib import Path
+
+    from tasks.fetch import HttpFetcher
+    from tasks.pages import fetch_config
+    from warehouse import queries
+    from warehouse.connection import writer
+    from warehouse.settings import get_settings
+
+    settings = get_settings()
+    listed = [*urls, *(read_url_list(Path(url_file).read_text(encoding="utf-8")) if url_file else [])]
+    with writer(settings.db_path, settings.lock_timeout_s) as con:
+        known = queries.known_urls(con)
+        stored = queries.url_validators(con, [*feeds, *sitemaps])
+    validators = {url: Validators(etag=e, last_modified=m) for url, (e, m) in stored.items()}
+    config = DiscoveryConfig(max_urls_per_run=settings.max_urls_per_run)
+    with HttpFetcher(fetch_config(settings)) as fetcher:
+        return discover(fetcher, listed, feeds, sitemaps, validators, known, config)

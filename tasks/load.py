@@ -6,21 +6,22 @@ from prefect import task
 from prefect.cache_policies import NO_CACHE
 
 from tasks.dedup import ExactSplit
+from tasks.discover_urls import Discovery
 from tasks.near_dup import NearSplit
 from tasks.parse import Outcome
 from warehouse.records import (
-    Batch, Document, FileCandidate, Mention, ParsedArticle, Reject, Source, sha256_hex,
+    Batch, Document, Candidate, Mention, ParsedArticle, Reject, Source, sha256_hex,
 )
 
 
-def batch_id_for(run_id: str, outcomes: list[tuple[FileCandidate, Outcome]]) -> str:
+def batch_id_for(run_id: str, outcomes: list[tuple[Candidate, Outcome]]) -> str:
     """A batch's ledger key: its run and the exact bytes it read, so a retried task is a no-op."""
     parts = sorted(f"{c.source_id}:{o.content_hash}" for c, o in outcomes)
     return sha256_hex("\n".join([run_id, *parts]))[:32]
 
 
 def _source(article: ParsedArticle | Reject, kind: str, status: str, doc_id: str | None,
-            candidate: FileCandidate | None = None, encoding: str | None = None) -> Source:
+            candidate: Candidate | None = None, encoding: str | None = None) -> Source:
     return Source(
         source_id=article.source_id, locator=article.locator, kind=kind,
         size=candidate.size if candidate else None,
@@ -38,13 +39,14 @@ def source_statuses(split: ExactSplit) -> dict[str, tuple[str, str]]:
 
 
 def file_sources(
-    candidate: FileCandidate, outcome: Outcome, statuses: dict[str, tuple[str, str]]
+    candidate: Candidate, outcome: Outcome, statuses: dict[str, tuple[str, str]]
 ) -> list[Source]:
-    """The sources rows one read file produces: the file, plus one per record of a JSON Lines file."""
+    """The sources rows one read input produces: the file or URL, plus one per record of a JSON
+    Lines file."""
     own = statuses.get(candidate.source_id)
     status, doc_id = own or ("new" if outcome.articles else "rejected", None)
     file_row = Source(
-        source_id=candidate.source_id, locator=candidate.locator, kind="file",
+        source_id=candidate.source_id, locator=candidate.locator, kind=candidate.kind,
         size=candidate.size, mtime_ns=candidate.mtime_ns, content_hash=outcome.content_hash,
         encoding=outcome.encoding, status=status, doc_id=doc_id,
     )
@@ -59,7 +61,7 @@ def file_sources(
 
 def build_batch(
     run_id: str,
-    outcomes: list[tuple[FileCandidate, Outcome]],
+    outcomes: list[tuple[Candidate, Outcome]],
     split: ExactSplit,
     documents: list[Document],
     near: NearSplit,
@@ -73,11 +75,14 @@ def build_batch(
                   mentions=mentions, bands=near.bands)
     for candidate, outcome in outcomes:
         if outcome.unchanged:
-            batch.touched.append(candidate)
+            if candidate.kind == "file":
+                batch.touched.append(candidate)
             batch.files_unchanged += 1
             continue
         batch.sources += file_sources(candidate, outcome, statuses)
         batch.rejects += outcome.rejects
+        if outcome.fetch:
+            batch.fetches.append(outcome.fetch)
         if outcome.articles and all(a.source_id in same_source for a in outcome.articles):
             batch.files_unchanged += 1
     return batch
@@ -86,7 +91,7 @@ def build_batch(
 @task(name="load", cache_policy=NO_CACHE)
 def load_stage(
     run_id: str,
-    outcomes: list[tuple[FileCandidate, Outcome]],
+    outcomes: list[tuple[Candidate, Outcome]],
     split: ExactSplit,
     documents: list[Document],
     near: NearSplit,
@@ -100,3 +105,22 @@ def load_stage(
     settings = get_settings()
     with writer(settings.db_path, settings.lock_timeout_s) as con:
         return load_batch(con, build_batch(run_id, outcomes, split, documents, near, mentions))
+
+
+@task(name="load-discovery", cache_policy=NO_CACHE)
+def load_discovery_stage(run_id: str, discovery: Discovery) -> bool:
+    """Record what discovery fetched (feed and sitemap validators) and rejected."""
+    import datetime as dt
+
+    from tasks.pages import source_fetch_row
+    from warehouse.connection import writer
+    from warehouse.load import load_batch
+    from warehouse.settings import get_settings
+
+    now = dt.datetime.now(dt.UTC)
+    batch = Batch(batch_id=sha256_hex(f"{run_id}:discovery")[:32], run_id=run_id,
+                  rejects=discovery.rejects,
+                  fetches=[source_fetch_row(source, now) for source in discovery.sources])
+    settings = get_settings()
+    with writer(settings.db_path, settings.lock_timeout_s) as con:
+        return load_batch(con, batch)

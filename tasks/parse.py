@@ -16,7 +16,9 @@ from prefect import task
 from prefect.cache_policies import NO_CACHE
 from pydantic import BaseModel
 
-from warehouse.records import FileCandidate, ParsedArticle, Reject, sha256_hex, source_id_for
+from warehouse.records import (
+    Candidate, HttpFetch, ParsedArticle, Reject, sha256_hex, source_id_for,
+)
 
 FORMATS = {".txt": "txt", ".text": "txt", ".html": "html", ".htm": "html",
            ".jsonl": "jsonl", ".json": "jsonl", ".ndjson": "jsonl"}
@@ -37,6 +39,7 @@ class Outcome(BaseModel):
     articles: list[ParsedArticle] = []
     rejects: list[Reject] = []
     unchanged: bool = False  # same bytes as last time, only the file's stat changed
+    fetch: HttpFetch | None = None  # for a URL: the fetch that produced the bytes
 
 
 class Fail(Exception):
@@ -169,7 +172,7 @@ def _json_lines(text: str) -> list[str]:
     return [line for line in text.splitlines() if line.strip()]
 
 
-def read_articles(candidate: FileCandidate, data: bytes, fmt: str) -> Outcome:
+def read_articles(candidate: Candidate, data: bytes, fmt: str) -> Outcome:
     """Decode and parse bytes that are known to be readable and of a supported format."""
     content_hash = sha256_hex(data)
     text, encoding = decode_bytes(data)
@@ -203,7 +206,7 @@ def read_articles(candidate: FileCandidate, data: bytes, fmt: str) -> Outcome:
     return outcome
 
 
-def parse_file(candidate: FileCandidate, known_hash: str | None, max_bytes: int) -> Outcome:
+def parse_file(candidate: Candidate, known_hash: str | None, max_bytes: int) -> Outcome:
     """Read one file; bad input becomes a Reject, never an exception."""
     fmt = FORMATS.get(Path(candidate.locator).suffix.lower())
     content_hash = None
@@ -231,16 +234,16 @@ def parse_file(candidate: FileCandidate, known_hash: str | None, max_bytes: int)
 
 
 def parse_files(
-    candidates: list[FileCandidate], known_hashes: dict[str, str], max_bytes: int
-) -> list[tuple[FileCandidate, Outcome]]:
+    candidates: list[Candidate], known_hashes: dict[str, str], max_bytes: int
+) -> list[tuple[Candidate, Outcome]]:
     """Parse a batch of files, each paired with its outcome."""
     return [(c, parse_file(c, known_hashes.get(c.source_id), max_bytes)) for c in candidates]
 
 
 @task(name="parse", cache_policy=NO_CACHE)
 def parse_stage(
-    candidates: list[FileCandidate], known_hashes: dict[str, str]
-) -> list[tuple[FileCandidate, Outcome]]:
+    candidates: list[Candidate], known_hashes: dict[str, str]
+) -> list[tuple[Candidate, Outcome]]:
     """Read and parse a batch of files."""
     from warehouse.settings import get_settings
 

@@ -7,7 +7,6 @@ from prefect.artifacts import create_markdown_artifact
 from prefect.cache_policies import NO_CACHE
 from pydantic import BaseModel
 
-from tasks.discover import Discovery
 
 EXAMPLE_SQL = (
     "select language, count(*) as documents, min(published) as first, max(published) as last "
@@ -83,8 +82,9 @@ def begin_run_stage(flow_name: str, parameters: dict) -> str:
 
 
 @task(name="report", cache_policy=NO_CACHE)
-def report_stage(run_id: str, found: Discovery) -> RunReport:
-    """Sum the run's batches, store the figures in `runs` and publish the report artifact."""
+def report_stage(run_id: str, seen: int, skipped: int) -> RunReport:
+    """Sum the run's batches, store the figures in `runs` and publish the report artifact.
+    `seen` inputs were found, of which `skipped` were known unchanged before reading them."""
     from warehouse import queries
     from warehouse.connection import writer
     from warehouse.load import finish_run
@@ -94,8 +94,8 @@ def report_stage(run_id: str, found: Discovery) -> RunReport:
     with writer(settings.db_path, settings.lock_timeout_s) as con:
         figures = queries.run_figures(con, run_id)
         report = RunReport(
-            run_id=run_id, db_path=str(settings.db_path), files_seen=found.seen,
-            files_unchanged=found.unchanged + figures["files_unchanged"],
+            run_id=run_id, db_path=str(settings.db_path), files_seen=seen,
+            files_unchanged=skipped + figures["files_unchanged"],
             documents_new=figures["documents_new"], duplicates_new=figures["duplicates_new"],
             rejects_new=figures["rejects_new"], mentions_new=figures["mentions_new"],
             reject_reasons=queries.reject_reasons(con, run_id),

@@ -22,6 +22,7 @@ _KEYS: dict[str, tuple[str, ...]] = {
     "mentions": ("doc_id", "tagger", "start_char", "end_char", "label"),
     "rejects": ("source_id", "content_hash"),
     "lsh_bands": ("doc_id", "band"),
+    "http_fetches": ("url", "fetched_at"),
 }
 
 _SOURCE_UPDATE = (
@@ -122,6 +123,7 @@ def _write_batch(con: duckdb.DuckDBPyConnection, batch: Batch, now: dt.datetime)
         for row in _dicts(batch.rejects, run_id=run, recorded_at=now)
     ]
     insert_rows(con, "rejects", rejects, "on conflict do nothing")
+    insert_rows(con, "http_fetches", _dicts(batch.fetches, run_id=run), "on conflict do nothing")
     con.execute(
         "insert into load_batches values (?, ?, ?, ?, ?, ?, ?, ?, ?)",
         [

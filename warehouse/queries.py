@@ -155,3 +155,22 @@ def documents_for_tagging(
         "select doc_id, text, language from documents order by doc_id limit ? offset ?",
         [limit, offset],
     ).fetchall()
+
+
+def url_validators(con: duckdb.DuckDBPyConnection, urls: list[str]) -> dict[str, tuple]:
+    """url → (etag, last_modified) of its newest fetch that gave any, for a conditional GET."""
+    if not urls:
+        return {}
+    rows = con.execute(
+        "select url, arg_max(etag, fetched_at), arg_max(last_modified, fetched_at)"
+        " from http_fetches where url in (select unnest($1::varchar[]))"
+        " and (etag is not null or last_modified is not null) and outcome = 'fetched'"
+        " group by url",
+        [urls],
+    ).fetchall()
+    return {url: (etag, modified) for url, etag, modified in rows}
+
+
+def known_urls(con: duckdb.DuckDBPyConnection) -> list[str]:
+    """Locators of the URL sources already processed (their canonical URLs)."""
+    return [row[0] for row in con.execute("select locator from sources where kind = 'url'").fetchall()]

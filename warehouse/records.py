@@ -27,13 +27,14 @@ def source_id_for(locator: str) -> str:
     return sha256_hex(locator)[:32]
 
 
-class FileCandidate(BaseModel):
-    """A file found in the inbox that is new or changed since the last run."""
+class Candidate(BaseModel):
+    """An input to read this run: a file that is new or changed since the last run, or a URL."""
 
     source_id: str
     locator: str
-    size: int
-    mtime_ns: int
+    kind: str = "file"  # file, url
+    size: int | None = None
+    mtime_ns: int | None = None
 
 
 class KnownSource(BaseModel):
@@ -64,6 +65,9 @@ class ParsedArticle(BaseModel):
     author: str | None = None
     site_name: str | None = None
     record_no: int = 0  # position inside a multi-record file (JSON Lines)
+    final_url: str | None = None  # where a fetched page ended up after redirects
+    published_source: str | None = None  # where a web page's date came from
+    extractor: str | None = None  # name and version of the HTML extractor
 
 
 class Reject(BaseModel):
@@ -103,6 +107,9 @@ class Document(BaseModel):
     encoding: str
     format: str
     cleaning: list[str]
+    final_url: str | None = None
+    published_source: str | None = None
+    extractor: str | None = None
     language: str = "und"
     language_prob: float = 0.0
 
@@ -143,6 +150,26 @@ class Source(BaseModel):
     doc_id: str | None
 
 
+class HttpFetch(BaseModel):
+    """A row of `http_fetches`: one HTTP fetch (article, feed or sitemap) and its raw archive."""
+
+    url: str
+    kind: str  # article, feed, sitemap
+    outcome: Literal["fetched", "not_modified", "failed"]
+    reason: str | None = None
+    status: int | None = None
+    final_url: str | None = None
+    etag: str | None = None
+    last_modified: str | None = None
+    content_type: str | None = None
+    sha256: str | None = None  # of the archived body
+    archive_path: str | None = None  # relative to the archive folder
+    size: int | None = None
+    extractor: str | None = None
+    extractor_version: str | None = None
+    fetched_at: dt.datetime
+
+
 class BandKey(BaseModel):
     """A row of `lsh_bands`: one LSH band hash of one document."""
 
@@ -158,10 +185,11 @@ class Batch(BaseModel):
     run_id: str
     files: int = 0  # files this batch read
     files_unchanged: int = 0  # of those, files whose text was already stored from them
-    touched: list[FileCandidate] = Field(default_factory=list)  # new stat, same bytes
+    touched: list[Candidate] = Field(default_factory=list)  # new stat, same bytes
     sources: list[Source] = Field(default_factory=list)
     documents: list[Document] = Field(default_factory=list)
     duplicates: list[Duplicate] = Field(default_factory=list)
     mentions: list[Mention] = Field(default_factory=list)
     rejects: list[Reject] = Field(default_factory=list)
     bands: list[BandKey] = Field(default_factory=list)
+    fetches: list[HttpFetch] = Field(default_factory=list)

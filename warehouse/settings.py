@@ -42,6 +42,39 @@ class Settings(BaseSettings):
     max_file_bytes: int = Field(
         50_000_000, description="Files larger than this are rejected as too_large."
     )
+    # --- the web ---------------------------------------------------------------------------
+    contact: str = Field(
+        "mailto:corpusflow@example.org",
+        description="How site operators reach you; sent in the User-Agent. Set it to yours.",
+    )
+    per_host_interval_s: float = Field(
+        1.0, ge=0, description="Minimum seconds between two requests to one host "
+        "(a robots.txt Crawl-delay, when longer, wins)."
+    )
+    per_host_concurrency: int = Field(1, ge=1, description="Requests in flight to one host.")
+    fetch_timeout_s: float = Field(
+        30.0, gt=0, description="Deadline for one HTTP exchange (connect, headers and body)."
+    )
+    connect_timeout_s: float = Field(5.0, gt=0, description="TCP/TLS connect timeout.")
+    read_timeout_s: float = Field(10.0, gt=0, description="Longest silence while reading.")
+    max_fetch_bytes: int = Field(
+        5_000_000, ge=1, description="Response bodies larger than this are rejected as too_large."
+    )
+    max_redirects: int = Field(5, ge=0, description="Redirects followed per URL.")
+    max_retries: int = Field(2, ge=0, description="Retries of 408/429/5xx answers per URL.")
+    allowed_networks: list[str] = Field(
+        default_factory=list,
+        description="Private or loopback hosts/networks that may be fetched anyway "
+        "(e.g. [\"127.0.0.1\"]); all others are refused.",
+    )
+    max_urls_per_run: int = Field(1000, ge=0, description="Article URLs fetched per run.")
+    extraction_timeout_s: float = Field(
+        10.0, gt=0, description="Deadline for extracting one page (the worker is replaced)."
+    )
+    archive_dir: Path = Field(
+        Path("data/archive"),
+        description="Where fetched bodies are kept, compressed and content-addressed.",
+    )
 
 
 def get_settings() -> Settings:

@@ -50,6 +50,9 @@ create table documents (
     encoding            varchar not null,
     format              varchar not null,      -- txt, html, jsonl
     cleaning            varchar[] not null,    -- the repairs applied, in order
+    final_url           varchar,               -- web pages: where redirects ended
+    published_source    varchar,               -- web pages: json_ld, meta, url, feed, ...
+    extractor           varchar,               -- web pages: extractor name and version
     language            varchar not null,      -- ISO 639-1 code, or 'und'
     language_prob       double not null,
     run_id              varchar not null,

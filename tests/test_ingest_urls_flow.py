@@ -1,0 +1,119 @@
+"""End to end: the ingest-urls flow against a real HTTP server on 127.0.0.1."""
+
+from __future__ import annotations
+
+import urllib.request
+from pathlib import Path
+from urllib.parse import urlsplit
+
+import duckdb
+import pytest
+
+from flows.ingest_files import ingest_files
+from flows.ingest_urls import ingest_urls
+from flows.params import IngestFilesParams, IngestUrlsParams
+from tests.httpserver import ARTICLE_FIRST_SENTENCE, ARTICLE_PATH, BOILERPLATE_SENTENCES, NewsServer
+
+pytestmark = pytest.mark.usefixtures("prefect_server")
+INTERVAL_S = 0.3
+
+
+@pytest.fixture
+def web(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, db_path: Path):
+    monkeypatch.setenv("CORPUSFLOW_ALLOWED_NETWORKS", '["127.0.0.1"]')
+    monkeypatch.setenv("CORPUSFLOW_PER_HOST_INTERVAL_S", str(INTERVAL_S))
+    monkeypatch.setenv("CORPUSFLOW_FETCH_TIMEOUT_S", "3")
+    monkeypatch.setenv("CORPUSFLOW_MAX_FETCH_BYTES", "200000")
+    monkeypatch.setenv("CORPUSFLOW_ARCHIVE_DIR", str(tmp_path / "archive"))
+    with NewsServer() as server:
+        yield server
+
+
+def rows(db_path: Path, sql: str) -> list[tuple]:
+    with duckdb.connect(str(db_path), read_only=True) as con:
+        return con.execute(sql).fetchall()
+
+
+def outcomes(db_path: Path, web: NewsServer) -> dict[str, str]:
+    """URL (its path on the test server) → what became of it: its source status (new,
+    duplicate) or its reject reason."""
+    def key(locator: str) -> str:
+        return urlsplit(locator).path if locator.startswith(web.base_url) else locator
+
+    found = {key(loc): status for loc, status in rows(db_path, "select locator, status from sources")}
+    found.update({key(loc): reason for loc, reason in rows(db_path, "select locator, reason from rejects")})
+    return found
+
+
+def counts(db_path: Path) -> dict[str, int]:
+    tables = ("sources", "documents", "duplicates", "mentions", "rejects")
+    return {t: rows(db_path, f"select count(*) from {t}")[0][0] for t in tables}
+
+
+def params(web: NewsServer) -> IngestUrlsParams:
+    return IngestUrlsParams(
+        urls=[web.url(p) for p in ("/flaky-429.html", "/slow.html", "/loop/a", "/big.html")],
+        feeds=[web.url("/feed.rss"), web.url("/feed.atom")],
+        sitemaps=[web.url("/sitemap.xml")],
+    )
+
+
+def test_every_url_ends_as_a_document_or_a_reason(web: NewsServer, db_path: Path,
+                                                   tmp_path: Path) -> None:
+    report = ingest_urls(params(web))
+    found = outcomes(db_path, web)
+    # The article, a 429 retried after Retry-After and a 500 then 200 all serve one text: the
+    # first in locator order is the document, the others exact duplicates of it.
+    same = [found.pop(path) for path in (ARTICLE_PATH, "/flaky-429.html", "/flaky-500.html")]
+    assert sorted(same) == ["duplicate", "duplicate", "new"]
+    assert found == {
+        "/news/": "index_page",
+        "/private/memo.html": "robots_disallowed",
+        "/news/2024/03/budget.html": "http_404",
+        "/news/2024/02/ferry-timetable.html": "http_404",
+        "/slow.html": "timeout",
+        "/loop/a": "redirect_loop",
+        "/big.html": "too_large",
+        "/report.pdf": "not_html",
+        "ftp://files.example.org/report.pdf": "bad_scheme",
+    }
+    assert report.documents_new == 1 and report.duplicates_new == 2
+    (text, url, title, published, source), = rows(
+        db_path, "select text, canonical_url, title, published, published_source from documents")
+    assert ARTICLE_FIRST_SENTENCE in text
+    assert not any(sentence in text for sentence in BOILERPLATE_SENTENCES)
+    assert url == web.url(ARTICLE_PATH) and title == "Harbour tunnel opens three years late"
+    assert str(published) == "2024-03-05" and source
+    archived = rows(db_path, "select count(*), count(distinct sha256) from http_fetches"
+                    " where kind = 'article' and outcome = 'fetched'")
+    assert archived == [(4, 2)]  # three copies of the article share one archived body, + the index
+    assert len(list((tmp_path / "archive").rglob("*.gz"))) == 2
+    started = sorted(r.at for r in web.requests if r.path != "/robots.txt")
+    gaps = [later - earlier for earlier, later in zip(started, started[1:])]
+    assert min(gaps) >= INTERVAL_S - 0.02  # measured on the server side
+
+
+def test_second_run_uses_conditional_get_and_adds_nothing(web: NewsServer, db_path: Path) -> None:
+    feeds = IngestUrlsParams(feeds=[web.url("/feed.rss")], sitemaps=[web.url("/sitemap.xml")])
+    ingest_urls(feeds)
+    before = counts(db_path)
+    report = ingest_urls(feeds)
+    assert counts(db_path) == before and report.documents_new == 0
+    second = web.requests_for("/feed.rss")[-1].headers
+    assert second.get("if-none-match") or second.get("if-modified-since")
+    assert rows(db_path, "select outcome from http_fetches where url like '%/feed.rss'"
+                " order by fetched_at") == [("fetched",), ("not_modified",)]
+
+
+def test_same_article_from_a_file_and_a_url_is_one_document(
+    web: NewsServer, db_path: Path, tmp_path: Path
+) -> None:
+    inbox = tmp_path / "saved"
+    inbox.mkdir()
+    with urllib.request.urlopen(web.url(ARTICLE_PATH)) as page:  # "save page as"
+        (inbox / "tunnel.html").write_bytes(page.read())
+    ingest_files(IngestFilesParams(inbox=[str(inbox)]))
+    ingest_urls(IngestUrlsParams(urls=[web.url(ARTICLE_PATH)]))
+    assert rows(db_path, "select count(*) from documents") == [(1,)]
+    assert rows(db_path, "select d.method, s.kind from duplicates d join sources s"
+                " using (source_id)") == [("exact", "url")]
