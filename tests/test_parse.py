@@ -8,7 +8,7 @@ import pytest
 from tasks.parse import (
     Fail, decode_bytes, parse_date, parse_file, parse_html, parse_json_record, split_txt,
 )
-from warehouse.records import FileCandidate, source_id_for
+from warehouse.records import Candidate, source_id_for
 
 
 @pytest.mark.parametrize(
@@ -114,9 +114,9 @@ def test_parse_html_text_and_metadata() -> None:
     assert fields["url"] == "https://news.example.org/port-reopens"
 
 
-def _candidate(path) -> FileCandidate:
+def _candidate(path) -> Candidate:
     info = path.stat()
-    return FileCandidate(source_id=source_id_for(str(path)), locator=str(path), size=info.st_size,
+    return Candidate(source_id=source_id_for(str(path)), locator=str(path), size=info.st_size,
                          mtime_ns=info.st_mtime_ns)
 
 
