@@ -1,34 +1,53 @@
-"""The ingest-files flow: inbox files → clean → dedup (exact, near) → language → entities → DuckDB."""
+"""The ingest-files flow: inbox files → parse → clean → language → entities → dedup (exact,
+URL, near) → DuckDB. The pure stages run on the task runner the settings choose (threads,
+processes or Dask), several batches at a time; the warehouse stages run here, one batch at a
+time, in order."""
 
 from __future__ import annotations
 
 from prefect import flow
+from prefect.futures import PrefectFuture
 
 from flows.params import IngestFilesParams
+from flows.runners import batches_in_flight, task_runner
 from tasks.clean import clean_stage
 from tasks.dedup import dedup_stage
-from tasks.discover import discover_stage, in_batches
+from tasks.discover import discover_stage, in_waves
 from tasks.entities import entities_stage
 from tasks.language import language_stage
 from tasks.load import load_stage
 from tasks.near_dup import near_dup_stage
 from tasks.parse import parse_stage
 from tasks.report import RunReport, begin_run_stage, publish_snapshot_stage, report_stage
+from warehouse.records import Candidate
 
 
-@flow(name="ingest-files", log_prints=True)
+@flow(name="ingest-files", log_prints=True, task_runner=task_runner())
 def ingest_files(params: IngestFilesParams = IngestFilesParams()) -> RunReport:
     """Ingest new and changed article files from the inbox into the warehouse."""
     run_id = begin_run_stage("ingest-files", params.model_dump())
     found = discover_stage(params.inbox)
-    for batch in in_batches(found.candidates, params.batch_size):
-        outcomes = parse_stage(batch, found.known_hashes)
-        cleaned = clean_stage(outcomes)
-        split = dedup_stage(cleaned)
-        documents = language_stage(split.unique)
-        near = near_dup_stage(documents)
-        mentions = entities_stage(documents)
-        load_stage(run_id, outcomes, split, documents, near, mentions)
+    for wave in in_waves(found.candidates, params.batch_size, batches_in_flight()):
+        analysed = [analyse(batch, found.known_hashes) for batch in wave]
+        for outcomes, documents, mentions in analysed:
+            write(run_id, outcomes, documents, mentions)
     report = report_stage(run_id, found.seen, found.unchanged)
     publish_snapshot_stage()
     return report
+
+
+def analyse(batch: list[Candidate], known_hashes: dict[str, str]) -> tuple[PrefectFuture, ...]:
+    """The pure stages of one batch, submitted to the task runner."""
+    outcomes = parse_stage.submit(batch, known_hashes)
+    cleaned = clean_stage.submit(outcomes)
+    documents = language_stage.submit(cleaned)
+    mentions = entities_stage.submit(documents)
+    return outcomes, documents, mentions
+
+
+def write(run_id: str, outcomes: PrefectFuture, documents: PrefectFuture,
+          mentions: PrefectFuture) -> None:
+    """The stages that read or write the warehouse: in this process, one batch at a time."""
+    split = dedup_stage(documents)
+    near = near_dup_stage(split.unique)
+    load_stage(run_id, outcomes, split, near, mentions)

@@ -1,5 +1,5 @@
-"""The ingest-urls flow: lists, feeds, sitemaps → fetch → extract → clean → dedup → language →
-entities → DuckDB. From the extracted text on, the stages are the ones files go through."""
+"""The ingest-urls flow: lists, feeds, sitemaps → fetch → extract → clean → language → entities
+→ dedup → DuckDB. From the extracted text on, the stages are the ones files go through."""
 
 from __future__ import annotations
 
@@ -28,11 +28,11 @@ def ingest_urls(params: IngestUrlsParams = IngestUrlsParams()) -> RunReport:
         pages = fetch_stage(batch)
         outcomes = extract_stage(pages)
         cleaned = clean_stage(outcomes)
-        split = dedup_stage(cleaned)
-        documents = language_stage(split.unique)
-        near = near_dup_stage(documents)
+        documents = language_stage(cleaned)
         mentions = entities_stage(documents)
-        load_stage(run_id, outcomes, split, documents, near, mentions)
+        split = dedup_stage(documents)
+        near = near_dup_stage(split.unique)
+        load_stage(run_id, outcomes, split, near, mentions)
     report = report_stage(run_id, len(found.urls) + found.known, found.known)
     publish_snapshot_stage()
     return report

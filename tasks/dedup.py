@@ -8,7 +8,7 @@ from prefect import task
 from prefect.cache_policies import NO_CACHE
 from pydantic import BaseModel
 
-from warehouse.records import CleanArticle, Duplicate
+from warehouse.records import Document, Duplicate
 
 
 class ExactSplit(BaseModel):
@@ -16,12 +16,12 @@ class ExactSplit(BaseModel):
     own document (its file changed on disk but its text did not). A new text under a canonical
     URL that an earlier document already has is new (kept) and also a `url` duplicate."""
 
-    unique: list[CleanArticle]
+    unique: list[Document]
     duplicates: list[Duplicate]
-    same_source: list[CleanArticle]
+    same_source: list[Document]
 
 
-def exact_duplicate(article: CleanArticle, canonical_doc_id: str) -> Duplicate:
+def exact_duplicate(article: Document, canonical_doc_id: str) -> Duplicate:
     """The duplicates row for an article whose text is already held by `canonical_doc_id`."""
     return Duplicate(
         source_id=article.source_id, doc_id=None, canonical_doc_id=canonical_doc_id,
@@ -29,42 +29,42 @@ def exact_duplicate(article: CleanArticle, canonical_doc_id: str) -> Duplicate:
     )
 
 
-def url_duplicate(article: CleanArticle, canonical_doc_id: str) -> Duplicate:
+def url_duplicate(article: Document, canonical_doc_id: str) -> Duplicate:
     """The duplicates row for a new text published under an already known canonical URL;
     similarity 1.0 stands for the identity of the URL, not of the texts."""
     return Duplicate(
-        source_id=article.source_id, doc_id=article.text_hash, canonical_doc_id=canonical_doc_id,
+        source_id=article.source_id, doc_id=article.doc_id, canonical_doc_id=canonical_doc_id,
         method="url", similarity=1.0,
     )
 
 
 def split_exact(
-    articles: list[CleanArticle], owners: dict[str, str], url_owners: dict[str, str] | None = None
+    articles: list[Document], owners: dict[str, str], url_owners: dict[str, str] | None = None
 ) -> ExactSplit:
     """Split a batch against `owners` (doc_id → source of the stored documents with those ids)
     and `url_owners` (canonical URL → earliest stored document with it). Within the batch the
-    first article in locator order is the canonical one."""
+    first in input order (the inbox's sorted paths, a feed's order) is the canonical one."""
     unique, duplicates, same_source = [], [], []
     first_in_batch: set[str] = set()
     url_first = dict(url_owners or {})
-    for article in sorted(articles, key=lambda a: (a.locator, a.record_no)):
-        owner = owners.get(article.text_hash)
+    for article in articles:
+        owner = owners.get(article.doc_id)
         if owner == article.source_id:
             same_source.append(article)
-        elif owner is not None or article.text_hash in first_in_batch:
-            duplicates.append(exact_duplicate(article, article.text_hash))
+        elif owner is not None or article.doc_id in first_in_batch:
+            duplicates.append(exact_duplicate(article, article.doc_id))
         else:
-            first_in_batch.add(article.text_hash)
+            first_in_batch.add(article.doc_id)
             unique.append(article)
             if article.canonical_url in url_first:
                 duplicates.append(url_duplicate(article, url_first[article.canonical_url]))
             elif article.canonical_url:
-                url_first[article.canonical_url] = article.text_hash
+                url_first[article.canonical_url] = article.doc_id
     return ExactSplit(unique=unique, duplicates=duplicates, same_source=same_source)
 
 
 @task(name="dedup-exact", cache_policy=NO_CACHE)
-def dedup_stage(articles: list[CleanArticle]) -> ExactSplit:
+def dedup_stage(articles: list[Document]) -> ExactSplit:
     """Split a batch into new texts and exact duplicates of stored or earlier documents."""
     from warehouse.connection import writer
     from warehouse.queries import document_owners, url_owners
@@ -72,6 +72,6 @@ def dedup_stage(articles: list[CleanArticle]) -> ExactSplit:
 
     settings = get_settings()
     with writer(settings.db_path, settings.lock_timeout_s) as con:
-        owners = document_owners(con, sorted({a.text_hash for a in articles}))
+        owners = document_owners(con, sorted({a.doc_id for a in articles}))
         by_url = url_owners(con, sorted({a.canonical_url for a in articles if a.canonical_url}))
     return split_exact(articles, owners, by_url)

@@ -89,6 +89,11 @@ def in_batches(items: list, size: int) -> list[list]:
     return [items[start: start + size] for start in range(0, len(items), size)]
 
 
+def in_waves(items: list, size: int, width: int) -> list[list[list]]:
+    """Batches of `size` items, grouped `width` at a time: the batches analysed together."""
+    return in_batches(in_batches(items, size), width)
+
+
 @task(name="discover", cache_policy=NO_CACHE)
 def discover_stage(patterns: list[str]) -> Discovery:
     """List the inbox and keep the files that are new or changed since the last run."""

@@ -10,7 +10,7 @@ from tasks.discover_urls import Discovery
 from tasks.near_dup import NearSplit
 from tasks.parse import Outcome
 from warehouse.records import (
-    Batch, Document, Candidate, Mention, ParsedArticle, Reject, Source, sha256_hex,
+    Batch, Candidate, Mention, ParsedArticle, Reject, Source, sha256_hex,
 )
 
 
@@ -32,7 +32,7 @@ def _source(article: ParsedArticle | Reject, kind: str, status: str, doc_id: str
 
 def source_statuses(split: ExactSplit) -> dict[str, tuple[str, str]]:
     """source_id → (status, doc_id) for every article that survived parsing."""
-    statuses = {a.source_id: ("new", a.text_hash) for a in [*split.unique, *split.same_source]}
+    statuses = {a.source_id: ("new", a.doc_id) for a in [*split.unique, *split.same_source]}
     statuses.update({d.source_id: ("duplicate", d.canonical_doc_id)
                      for d in split.duplicates if d.method == "exact"})
     return statuses
@@ -63,16 +63,17 @@ def build_batch(
     run_id: str,
     outcomes: list[tuple[Candidate, Outcome]],
     split: ExactSplit,
-    documents: list[Document],
     near: NearSplit,
     mentions: list[Mention],
 ) -> Batch:
-    """Everything one batch writes, ready for a single transaction."""
+    """Everything one batch writes, ready for a single transaction: the new documents (and
+    their mentions; copies of stored texts were tagged too, but their mentions are stored)."""
     statuses = source_statuses(split)
     same_source = {a.source_id for a in split.same_source}
+    new = {d.doc_id for d in split.unique}
     batch = Batch(batch_id=batch_id_for(run_id, outcomes), run_id=run_id, files=len(outcomes),
-                  documents=documents, duplicates=[*split.duplicates, *near.duplicates],
-                  mentions=mentions, bands=near.bands)
+                  documents=split.unique, duplicates=[*split.duplicates, *near.duplicates],
+                  mentions=[m for m in mentions if m.doc_id in new], bands=near.bands)
     for candidate, outcome in outcomes:
         if outcome.unchanged:
             if candidate.kind == "file":
@@ -93,7 +94,6 @@ def load_stage(
     run_id: str,
     outcomes: list[tuple[Candidate, Outcome]],
     split: ExactSplit,
-    documents: list[Document],
     near: NearSplit,
     mentions: list[Mention],
 ) -> bool:
@@ -104,7 +104,7 @@ def load_stage(
 
     settings = get_settings()
     with writer(settings.db_path, settings.lock_timeout_s) as con:
-        return load_batch(con, build_batch(run_id, outcomes, split, documents, near, mentions))
+        return load_batch(con, build_batch(run_id, outcomes, split, near, mentions))
 
 
 @task(name="load-discovery", cache_policy=NO_CACHE)

@@ -4,8 +4,8 @@ import pytest
 
 from tasks.clean import canonical_or_none, clean_text, text_hash, text_key
 from tasks.dedup import split_exact
-from tasks.language import detect_language
-from warehouse.records import CleanArticle
+from tasks.language import detect_language, to_document
+from warehouse.records import CleanArticle, Document
 
 
 @pytest.mark.parametrize(
@@ -39,13 +39,14 @@ def test_text_key_folds_formatting_but_not_words_case_or_paragraphs() -> None:
     assert text_hash("One.\n\nTwo.") != text_hash("One. Two.")
 
 
-def _article(locator: str, text: str, url: str | None = None) -> CleanArticle:
+def _article(locator: str, text: str, url: str | None = None) -> Document:
     from warehouse.records import source_id_for
 
-    return CleanArticle(source_id=source_id_for(locator), locator=locator, format="txt",
-                        content_hash=locator, size=1, encoding="utf-8", text=text,
-                        original_text=text, text_hash=text_hash(text),
-                        canonical_url=canonical_or_none(url))
+    clean = CleanArticle(source_id=source_id_for(locator), locator=locator, format="txt",
+                         content_hash=locator, size=1, encoding="utf-8", text=text,
+                         original_text=text, text_hash=text_hash(text),
+                         canonical_url=canonical_or_none(url))
+    return to_document(clean, "en", 1.0)
 
 
 def test_split_exact_records_new_text_under_a_known_url() -> None:
@@ -53,22 +54,22 @@ def test_split_exact_records_new_text_under_a_known_url() -> None:
     batch = [_article("/in/v2.txt", "Second version", "https://news.example.org/a#top"),
              _article("/in/v3.txt", "Third version", "https://news.example.org/a"),
              _article("/in/other.txt", "Other story", "https://news.example.org/b")]
-    split = split_exact(batch, {}, {stored.canonical_url: stored.text_hash})
-    assert [a.locator for a in split.unique] == ["/in/other.txt", "/in/v2.txt", "/in/v3.txt"]
+    split = split_exact(batch, {}, {stored.canonical_url: stored.doc_id})
+    assert split.unique == batch
     assert [(d.method, d.doc_id, d.canonical_doc_id) for d in split.duplicates] == [
-        ("url", batch[0].text_hash, stored.text_hash), ("url", batch[1].text_hash, stored.text_hash)]
+        ("url", batch[0].doc_id, stored.doc_id), ("url", batch[1].doc_id, stored.doc_id)]
 
 
 def test_split_exact_within_batch_and_against_stored() -> None:
     stored = _article("/in/old.txt", "Stored story")
-    batch = [_article("/in/b.txt", "New story"), _article("/in/a.txt", "New   story"),
+    batch = [_article("/in/a.txt", "New   story"), _article("/in/b.txt", "New story"),
              _article("/in/c.txt", "“Stored” story".replace("“", "").replace("”", "")),
              _article("/in/old.txt", "Stored  story")]
-    split = split_exact(batch, {stored.text_hash: stored.source_id})
-    assert [a.locator for a in split.unique] == ["/in/a.txt"]
+    split = split_exact(batch, {stored.doc_id: stored.source_id})
+    assert split.unique == [batch[0]]
     assert {(d.source_id, d.canonical_doc_id) for d in split.duplicates} == {
-        (batch[0].source_id, batch[1].text_hash), (batch[2].source_id, stored.text_hash)}
-    assert [a.locator for a in split.same_source] == ["/in/old.txt"]
+        (batch[1].source_id, batch[0].doc_id), (batch[2].source_id, stored.doc_id)}
+    assert split.same_source == [batch[3]]
 
 
 @pytest.mark.parametrize(

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
+from typing import Literal
 
 from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -41,6 +43,22 @@ class Settings(BaseSettings):
     )
     max_file_bytes: int = Field(
         50_000_000, description="Files larger than this are rejected as too_large."
+    )
+    # --- where the heavy stages run -----------------------------------------------------------
+    task_runner: Literal["threads", "processes", "dask"] = Field(
+        "threads",
+        description="Where parsing, cleaning, language and entity tagging run: 'threads' (one "
+        "batch at a time, in the flow's process), 'processes' (a local pool of `workers`) or "
+        "'dask' (a Dask cluster: `dask_address`, or a local one of `workers`). The warehouse is "
+        "always written by the flow's own process, one batch at a time.",
+    )
+    workers: int = Field(
+        default_factory=lambda: os.cpu_count() or 1, ge=1,
+        description="Worker processes for 'processes' and for a local Dask cluster; also how "
+        "many batches are analysed at once.",
+    )
+    dask_address: str | None = Field(
+        None, description="Address of an existing Dask scheduler (e.g. tcp://10.0.0.5:8786)."
     )
     # --- the web ---------------------------------------------------------------------------
     contact: str = Field(
