@@ -19,7 +19,7 @@ init_factory()
 
 UNDETERMINED = "und"
 _LETTER = re.compile(r"[^\W\d_]")
-_SAMPLE_CHARS = 3000  # langdetect's answer is stable well before this; it keeps long texts fast
+_SAMPLE_CHARS = 1200  # n-gram extraction is most of langdetect's time; news is unambiguous by then
 
 
 def detect_language(text: str, min_letters: int, min_prob: float) -> tuple[str, float]:
