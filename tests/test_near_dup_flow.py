@@ -10,6 +10,7 @@ import pytest
 from flows.dedup import RecomputeParams, recompute_near_duplicates
 from flows.ingest_files import ingest_files
 from flows.params import IngestFilesParams
+from tests.test_near_dup import variants
 
 pytestmark = pytest.mark.usefixtures("prefect_server")
 
@@ -29,9 +30,12 @@ def test_variants_in_a_later_run_match_the_earlier_document(db_path: Path, inbox
     ingest_files(IngestFilesParams(inbox=[str(inbox)]))
     assert near_pairs(db_path) == set()  # 000 and 001 report one attack but are not copies
     # copies from elsewhere: the seeds' text without their source-URL line
-    for seed, variant in (("000.txt", variants_of_000), ("001.txt", quotes_swapped)):
+    kinds = {"000.txt": ("paragraph_removed", "sentence_reworded", "footer_added"),
+             "001.txt": ("quotes_swapped",)}
+    for seed, names in kinds.items():
         text = (inbox / seed).read_text(encoding="utf-8").strip().rsplit("\n", 1)[0]
-        for name, changed in variant(text).items():
+        for name in names:
+            changed = variants(text)[name]
             assert changed != text
             (inbox / f"{seed[:3]}-{name}.txt").write_text(changed, encoding="utf-8")
     report = ingest_files(IngestFilesParams(inbox=[str(inbox)]))
@@ -45,22 +49,6 @@ def test_variants_in_a_later_run_match_the_earlier_document(db_path: Path, inbox
         unique = con.execute("select count(*) from unique_documents").fetchone()[0]
     assert [(Path(s).name, n) for s, n in clusters] == [("000.txt", 3), ("001.txt", 1)]
     assert unique == 5
-
-
-def variants_of_000(text: str) -> dict[str, str]:
-    paragraphs = text.split("\n\n")
-    return {
-        "paragraph_removed": "\n\n".join(paragraphs[:2] + paragraphs[3:]),
-        "sentence_reworded": text.replace(
-            "Witnesses described men in camouflage shooting into the crowd in the foyer",
-            "People who were there said gunmen wearing camouflage fired into the crowd in the lobby"),
-        "footer_added": text + "\n\nFollow our live coverage for the latest updates on this story.",
-    }
-
-
-def quotes_swapped(text: str) -> dict[str, str]:
-    swapped = text.replace("”", "’").replace('"', "«", 1).replace('"', "»", 1).replace("'", "’")
-    return {"quotes_swapped": swapped}
 
 
 def test_recompute_with_new_threshold_without_reingesting(
