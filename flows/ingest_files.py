@@ -13,7 +13,7 @@ from flows.runners import batches_in_flight, task_runner
 from tasks.clean import clean_stage
 from tasks.dedup import dedup_stage
 from tasks.discover import discover_stage, in_waves
-from tasks.entities import entities_stage
+from tasks.entities import entities_stage, sync_aliases_stage
 from tasks.language import language_stage
 from tasks.load import load_stage
 from tasks.near_dup import near_dup_stage
@@ -26,6 +26,7 @@ from warehouse.records import Candidate
 def ingest_files(params: IngestFilesParams = IngestFilesParams()) -> RunReport:
     """Ingest new and changed article files from the inbox into the warehouse."""
     run_id = begin_run_stage("ingest-files", params.model_dump())
+    sync_aliases_stage()
     found = discover_stage(params.inbox)
     for wave in in_waves(found.candidates, params.batch_size, batches_in_flight()):
         analysed = [analyse(batch, found.known_hashes) for batch in wave]

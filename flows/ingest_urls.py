@@ -10,7 +10,7 @@ from tasks.clean import clean_stage
 from tasks.dedup import dedup_stage
 from tasks.discover import in_batches
 from tasks.discover_urls import discover_urls_stage
-from tasks.entities import entities_stage
+from tasks.entities import entities_stage, sync_aliases_stage
 from tasks.language import language_stage
 from tasks.load import load_discovery_stage, load_stage
 from tasks.near_dup import near_dup_stage
@@ -22,6 +22,7 @@ from tasks.report import RunReport, begin_run_stage, publish_snapshot_stage, rep
 def ingest_urls(params: IngestUrlsParams = IngestUrlsParams()) -> RunReport:
     """Fetch new article URLs from lists, feeds and sitemaps into the warehouse."""
     run_id = begin_run_stage("ingest-urls", params.model_dump())
+    sync_aliases_stage()
     found = discover_urls_stage(params.urls, params.url_file, params.feeds, params.sitemaps)
     load_discovery_stage(run_id, found)
     for batch in in_batches(found.urls, params.batch_size):

@@ -444,3 +444,38 @@ def retag_stage(batch_size: int) -> int:
             written += len(mentions)
         con.execute("commit")
     return written
+
+
+def read_alias_file(path: Path) -> list[dict[str, str | None]]:
+    """Rows of an alias file: JSON Lines of {"alias", "key"[, "label", "language"]}. A bad line
+    raises ValueError naming the file and line, since a silently skipped alias is a wrong count."""
+    rows = []
+    for number, line in enumerate(path.read_text(encoding="utf-8").splitlines(), 1):
+        if not line.strip() or line.lstrip().startswith("#"):
+            continue
+        try:
+            record = json.loads(line)
+            row = {"alias": str(record["alias"]).strip(), "key": str(record["key"]).strip(),
+                   "label": record.get("label"), "language": record.get("language") or "*"}
+        except (json.JSONDecodeError, KeyError, TypeError, AttributeError) as error:
+            raise ValueError(f"{path}:{number}: not an alias record ({error!r})") from None
+        if not row["alias"] or not row["key"]:
+            raise ValueError(f"{path}:{number}: alias and key must not be empty")
+        rows.append(row)
+    return rows
+
+
+@task(name="sync-aliases", cache_policy=NO_CACHE)
+def sync_aliases_stage() -> int:
+    """Load the alias file named by the settings into entity_aliases (none: nothing to do)."""
+    from warehouse.connection import writer
+    from warehouse.load import replace_file_aliases
+    from warehouse.settings import get_settings
+
+    settings = get_settings()
+    if settings.alias_file is None:
+        return 0
+    rows = read_alias_file(settings.alias_file)
+    with writer(settings.db_path, settings.lock_timeout_s) as con:
+        replace_file_aliases(con, rows)
+    return len(rows)

@@ -23,6 +23,7 @@ _KEYS: dict[str, tuple[str, ...]] = {
     "rejects": ("source_id", "content_hash"),
     "lsh_bands": ("doc_id", "band"),
     "http_fetches": ("url", "fetched_at"),
+    "entity_aliases": ("alias", "language"),
 }
 
 _SOURCE_UPDATE = (
@@ -182,3 +183,17 @@ def replace_mentions(
     con.execute("delete from mentions where doc_id in (select unnest($1::varchar[]))",
                 [list(doc_ids)])
     insert_rows(con, "mentions", _dicts(mentions), "on conflict do nothing")
+
+
+def replace_file_aliases(con: duckdb.DuckDBPyConnection, rows: Sequence[dict[str, Any]]) -> None:
+    """Swap the aliases that came from the alias file for `rows`; aliases added with SQL stay
+    and win over a file row with the same (alias, language)."""
+    con.execute("begin transaction")
+    try:
+        con.execute("delete from entity_aliases where source = 'file'")
+        insert_rows(con, "entity_aliases", [{**row, "source": "file"} for row in rows],
+                    "on conflict do nothing")
+        con.execute("commit")
+    except Exception:
+        con.execute("rollback")
+        raise

@@ -41,6 +41,11 @@ class Settings(BaseSettings):
         "bands (num_perm must divide by it) and the Jaccard threshold a candidate must reach. "
         "After changing them, `corpus dedup` recomputes the clusters.",
     )
+    alias_file: Path | None = Field(
+        None,
+        description="A JSON Lines file of entity aliases, one {\"alias\", \"key\"[, \"label\", "
+        "\"language\"]} per line, loaded into entity_aliases at every run (SQL rows win).",
+    )
     max_file_bytes: int = Field(
         50_000_000, description="Files larger than this are rejected as too_large."
     )
