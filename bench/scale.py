@@ -47,22 +47,32 @@ def generate_inbox(folder: Path, documents: int, seed: int = 11) -> None:
 
 
 class PeakMemory(threading.Thread):
-    """Samples the resident memory of this process and all its descendants."""
+    """Samples the resident memory of this process, of its workers, and of the temporary
+    Prefect server it started (not corpusflow's: a deployment talks to a standing server)."""
 
     def __init__(self) -> None:
         super().__init__(daemon=True)
-        self.peak, self.stop = 0, threading.Event()
+        self.stop = threading.Event()
+        self.peaks = {"flow process": 0, "workers": 0, "pipeline (flow + workers)": 0,
+                      "prefect server": 0}
 
     def run(self) -> None:
         me = psutil.Process()
         while not self.stop.is_set():
-            total = 0
-            for process in [me, *me.children(recursive=True)]:
+            own, workers, server = me.memory_info().rss, 0, 0
+            for child in me.children(recursive=True):
                 try:
-                    total += process.memory_info().rss
+                    rss, command = child.memory_info().rss, " ".join(child.cmdline())
                 except psutil.Error:
-                    pass
-            self.peak = max(self.peak, total)
+                    continue
+                if "prefect" in command and ("server" in command or "uvicorn" in command):
+                    server += rss
+                else:
+                    workers += rss
+            for name, value in (("flow process", own), ("workers", workers),
+                                ("pipeline (flow + workers)", own + workers),
+                                ("prefect server", server)):
+                self.peaks[name] = max(self.peaks[name], value)
             time.sleep(0.25)
 
 
@@ -131,7 +141,8 @@ def main() -> int:
         rate = report.files_seen / seconds if seconds else float("inf")
         print(f"  {stage:<18} {seconds:8.1f} s busy  {rate:8.0f} files/s")
     print(f"no-change re-run      {second:.1f} s ({again.files_unchanged} unchanged)")
-    print(f"peak memory           {memory.peak / 2**20:.0f} MB (flow process + workers)")
+    for name, peak in memory.peaks.items():
+        print(f"peak memory           {peak / 2**20:6.0f} MB  {name}")
     return 0
 
 

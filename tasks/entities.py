@@ -26,10 +26,11 @@ from pathlib import Path
 from typing import Any
 
 import spacy
-from spacy.language import Language
-from spacy.tokens import Doc, Span, Token
 from prefect import task
 from prefect.cache_policies import NO_CACHE
+from pydantic import BaseModel
+from spacy.language import Language
+from spacy.tokens import Doc, Span, Token
 from spacy.util import is_package
 
 from warehouse.records import Document, Label, Mention
@@ -414,13 +415,20 @@ def tag_entities(
     return [mention for position in range(len(items)) for mention in found[position]]
 
 
+class Tagged(BaseModel):
+    """A batch's mentions in one object: Prefect links each element of a returned list to its
+    task run for the rest of the flow run, and a batch has ~10 mentions per document."""
+
+    mentions: list[Mention]
+
+
 @task(name="entities", cache_policy=NO_CACHE)
-def entities_stage(documents: list[Document]) -> list[Mention]:
-    """Tag the named entities of a batch of new documents."""
+def entities_stage(documents: list[Document]) -> Tagged:
+    """Tag the named entities of a batch of documents."""
     from warehouse.settings import get_settings
 
     items = [(d.doc_id, d.text, d.language) for d in documents]
-    return tag_entities(items, get_settings().ner_models)
+    return Tagged(mentions=tag_entities(items, get_settings().ner_models))
 
 
 @task(name="retag-entities", cache_policy=NO_CACHE)

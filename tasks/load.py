@@ -6,6 +6,7 @@ from prefect import task
 from prefect.cache_policies import NO_CACHE
 
 from tasks.dedup import ExactSplit
+from tasks.entities import Tagged
 from tasks.discover_urls import Discovery
 from tasks.near_dup import NearSplit
 from tasks.parse import Outcome
@@ -95,7 +96,7 @@ def load_stage(
     outcomes: list[tuple[Candidate, Outcome]],
     split: ExactSplit,
     near: NearSplit,
-    mentions: list[Mention],
+    tagged: Tagged,
 ) -> bool:
     """Write the batch in one transaction; False when the ledger shows it was written already."""
     from warehouse.connection import writer
@@ -104,7 +105,7 @@ def load_stage(
 
     settings = get_settings()
     with writer(settings.db_path, settings.lock_timeout_s) as con:
-        return load_batch(con, build_batch(run_id, outcomes, split, near, mentions))
+        return load_batch(con, build_batch(run_id, outcomes, split, near, tagged.mentions))
 
 
 @task(name="load-discovery", cache_policy=NO_CACHE)
