@@ -161,6 +161,12 @@ def command_retag(args: argparse.Namespace) -> int:
     return 0
 
 
+def command_serve(args: argparse.Namespace) -> int:
+    from flows.serve import serve
+
+    return serve(args.project, port=args.port, pool=args.pool)
+
+
 def command_migrate(args: argparse.Namespace) -> int:
     from warehouse.connection import open_database
     from warehouse.migrate import migrate
@@ -212,6 +218,12 @@ def build_parser() -> argparse.ArgumentParser:
     retag.add_argument("--db", type=Path)
     retag.add_argument("--batch-size", type=int, default=1000)
     retag.set_defaults(handler=command_retag)
+    srv = commands.add_parser(
+        "serve", help="start (or reuse) a local Prefect server, deploy prefect.yaml, run a worker")
+    srv.add_argument("--port", type=int, default=4200, help="port of a server it starts")
+    srv.add_argument("--pool", default="corpusflow-local", help="the work pool prefect.yaml names")
+    srv.add_argument("--project", type=Path, default=Path("."), help="folder holding prefect.yaml")
+    srv.set_defaults(handler=command_serve)
     mig = commands.add_parser("migrate", help="apply pending warehouse migrations")
     mig.add_argument("--db", type=Path)
     mig.set_defaults(handler=command_migrate)
