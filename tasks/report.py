@@ -30,6 +30,7 @@ class RunReport(BaseModel):
     languages: list[tuple[str, int]]  # whole warehouse
     top_entities: list[tuple[str, str, str, int]]  # whole warehouse: key, label, name, documents
     documents_total: int
+    stage_seconds: dict[str, float] = {}  # busy time per stage, from Prefect's task runs
     example_sql: str = EXAMPLE_SQL
 
     def figures(self) -> dict[str, int]:
@@ -62,7 +63,38 @@ def render_markdown(report: RunReport) -> str:
     lines += [line + "  " for line in bar_chart(report.languages)] + [""]
     lines += ["**Top entities (warehouse)**", "", "| entity | label | documents |", "|---|---|---:|"]
     lines += [f"| {name} | {label} | {docs} |" for _, label, name, docs in report.top_entities]
+    if report.stage_seconds:
+        lines += ["", "**Time per stage (seconds busy)**", ""]
+        rows = sorted(report.stage_seconds.items(), key=lambda item: -item[1])
+        lines += [line + "  " for line in bar_chart([(k, round(v, 1)) for k, v in rows])]
     return "\n".join(lines)
+
+
+def stage_seconds(task_runs: list[tuple[str, float]]) -> dict[str, float]:
+    """Busy seconds per stage from (task run name, seconds) pairs ('parse-3fa' → 'parse')."""
+    totals: dict[str, float] = {}
+    for name, seconds in task_runs:
+        stage = name.rsplit("-", 1)[0]
+        totals[stage] = round(totals.get(stage, 0.0) + seconds, 3)
+    return totals
+
+
+def _task_run_times(flow_run_id: str) -> list[tuple[str, float]]:
+    """(name, run time) of this flow run's task runs so far, as the Prefect API records them
+    (informational: a busy server may drop some records)."""
+    from prefect.client.orchestration import get_client
+    from prefect.client.schemas.filters import FlowRunFilter, FlowRunFilterId
+
+    found, offset = [], 0
+    with get_client(sync_client=True) as client:
+        while True:
+            runs = client.read_task_runs(
+                flow_run_filter=FlowRunFilter(id=FlowRunFilterId(any_=[flow_run_id])),
+                limit=200, offset=offset)
+            found += [(run.name, run.total_run_time.total_seconds()) for run in runs]
+            if len(runs) < 200:
+                return found
+            offset += 200
 
 
 @task(name="begin-run", cache_policy=NO_CACHE)
@@ -103,6 +135,7 @@ def report_stage(run_id: str, seen: int, skipped: int) -> RunReport:
             languages=queries.documents_per_language(con),
             top_entities=queries.top_entities(con),
             documents_total=queries.table_counts(con)["documents"],
+            stage_seconds=stage_seconds(_task_run_times(run_id)),
         )
         finish_run(con, run_id, report.figures(), report.model_dump())
     create_markdown_artifact(render_markdown(report), key="corpusflow-run-report",

@@ -88,3 +88,12 @@ def test_detect_language(text: str, language: str) -> None:
 def test_detect_language_is_repeatable() -> None:
     text = "Una frase breve ma abbastanza lunga per essere riconosciuta come italiana."
     assert len({detect_language(text, 30, 0.8) for _ in range(5)}) == 1
+
+
+def test_stage_seconds_and_bar_chart() -> None:
+    from tasks.report import bar_chart, stage_seconds
+
+    runs = [("parse-3fa", 1.5), ("parse-9c1", 0.5), ("dedup-near-0a2", 2.0), ("load-77b", 0.25)]
+    assert stage_seconds(runs) == {"parse": 2.0, "dedup-near": 2.0, "load": 0.25}
+    chart = bar_chart([("it", 3), ("en", 2), ("und", 0)], width=6)
+    assert [line.count("█") for line in chart] == [6, 4, 0]

@@ -39,6 +39,9 @@ def by_seed(db_path: Path) -> dict[str, tuple]:
 def test_seeds_load_with_languages_dates_and_urls(db_path: Path, inbox: Path) -> None:
     report = run(inbox)
     assert (report.files_seen, report.documents_new, report.rejects_new) == (5, 5, 0)
+    assert {"parse", "language", "entities", "load"} <= set(report.stage_seconds)
+    stored = query(db_path, "select report->>'$.stage_seconds' from runs")[0][0]
+    assert "entities" in stored  # the run's figures land in the runs table too
     docs = by_seed(db_path)
     assert sorted(docs) == ["000", "001", "002", "003", "004"]
     assert {seed: docs[seed][0] for seed in docs} == {
