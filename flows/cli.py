@@ -3,10 +3,14 @@
 from __future__ import annotations
 
 import argparse
+import datetime as dt
 import json
 import os
 import shutil
 import sys
+import threading
+from collections.abc import Callable
+from typing import Any
 from pathlib import Path
 
 # Before prefect is imported: offline, its telemetry only produces errors.
@@ -68,9 +72,47 @@ def command_run(args: argparse.Namespace) -> int:
     from warehouse.settings import get_settings
 
     inbox = args.inbox or get_settings().inbox
-    report = ingest_files(IngestFilesParams(inbox=inbox, batch_size=args.batch_size))
+    params = IngestFilesParams(inbox=inbox, batch_size=args.batch_size)
+    report = run_with_progress(lambda: ingest_files(params), get_settings().db_path)
     print_summary(report)
     return 0
+
+
+def run_with_progress(run: Callable[[], Any], db_path: Path) -> Any:
+    """Run a flow in a thread while a progress bar follows its committed batches. The bar reads
+    the warehouse from this process, which DuckDB allows beside the flow's own connections."""
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TimeElapsedColumn
+
+    from warehouse.connection import open_database
+    from warehouse.queries import run_progress
+
+    outcome: dict[str, Any] = {}
+    since = dt.datetime.now(dt.UTC).replace(tzinfo=None) - dt.timedelta(seconds=1)
+
+    def target() -> None:
+        try:
+            outcome["value"] = run()
+        except BaseException as error:  # re-raised in the caller's thread
+            outcome["error"] = error
+
+    worker = threading.Thread(target=target, daemon=True)
+    columns = ("{task.description}", BarColumn(), MofNCompleteColumn(), TimeElapsedColumn())
+    with Progress(*columns, console=console, transient=True) as progress:
+        bar = progress.add_task("files", total=None)
+        worker.start()
+        while worker.is_alive():
+            worker.join(0.5)
+            if db_path.exists():
+                con = open_database(db_path, timeout_s=1)
+                try:
+                    state = run_progress(con, since)
+                finally:
+                    con.close()
+                if state:
+                    progress.update(bar, completed=state[0], total=state[1])
+    if "error" in outcome:
+        raise outcome["error"]
+    return outcome["value"]
 
 
 def command_fetch(args: argparse.Namespace) -> int:

@@ -197,3 +197,14 @@ def replace_file_aliases(con: duckdb.DuckDBPyConnection, rows: Sequence[dict[str
     except Exception:
         con.execute("rollback")
         raise
+
+
+def record_discovery(
+    con: duckdb.DuckDBPyConnection, run_id: str, files_seen: int, files_unchanged: int
+) -> None:
+    """Note what discovery found on the running run, so progress can be shown while it goes
+    (the final report overwrites these figures)."""
+    con.execute(
+        "update runs set files_seen = ?, files_unchanged = ? where run_id = ?",
+        [files_seen, files_unchanged, run_id],
+    )
