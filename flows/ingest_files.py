@@ -27,7 +27,7 @@ def ingest_files(params: IngestFilesParams = IngestFilesParams()) -> RunReport:
     """Ingest new and changed article files from the inbox into the warehouse."""
     run_id = begin_run_stage("ingest-files", params.model_dump())
     sync_aliases_stage()
-    found = discover_stage(params.inbox)
+    found = discover_stage(params.inbox, run_id)
     for wave in in_waves(found.candidates, params.batch_size, batches_in_flight()):
         analysed = [analyse(batch, found.known_hashes) for batch in wave]
         for outcomes, documents, mentions in analysed:

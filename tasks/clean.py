@@ -18,6 +18,8 @@ from warehouse.records import CleanArticle, Candidate, ParsedArticle, sha256_hex
 # ftfy's defaults straighten curly quotes; analysts want the text as published, so only
 # mojibake and broken characters are fixed.
 _FTFY = ftfy.TextFixerConfig(uncurl_quotes=False, fix_latin_ligatures=False, normalization=None)
+# Passes of clean_text at most: one nearly always, two or three after mojibake.
+_MAX_PASSES = 4
 
 _SPACES = re.compile(r"[ \t\u00a0\u2000-\u200a\u202f\u205f\u3000]+")
 _ZERO_WIDTH = re.compile(r"[\u200b\u200c\u200d\u2060\ufeff]")
@@ -50,18 +52,34 @@ def repair_glued_sentences(text: str) -> tuple[str, int]:
 
 
 def clean_text(text: str) -> tuple[str, list[str]]:
-    """The cleaned text and the names of the repairs that changed something."""
+    """The cleaned text and the names of the repairs that changed something. Idempotent:
+    cleaning a cleaned text changes nothing."""
+    cleaned, notes = _clean_once(text)
+    # The later repairs can hand ftfy a text it now reads as mojibake ("à½\t." becomes
+    # "à½ .", a UTF-8 character with its no-break space lost), so ftfy goes again until it
+    # has nothing left to fix; a text no repair touched is done already.
+    for _ in range(_MAX_PASSES - 1):
+        if not notes or ftfy.fix_text(cleaned, config=_FTFY) == cleaned:
+            break
+        cleaned, more = _clean_once(cleaned)
+        notes += [note for note in more if note not in notes]
+    return cleaned, notes
+
+
+def _clean_once(text: str) -> tuple[str, list[str]]:
+    # Whitespace before NFC: removing a zero-width character can join a letter and an accent,
+    # which only a second NFC would compose. After ftfy, the three are idempotent together.
     notes = []
     fixed = ftfy.fix_text(text, config=_FTFY)
     if fixed != text:
         notes.append("ftfy")
-    nfc = unicodedata.normalize("NFC", fixed)
-    if nfc != fixed:
-        notes.append("nfc")
-    spaced = normalise_whitespace(nfc)
-    if spaced != nfc:
+    spaced = normalise_whitespace(fixed)
+    if spaced != fixed:
         notes.append("whitespace")
-    repaired, count = repair_glued_sentences(spaced)
+    nfc = unicodedata.normalize("NFC", spaced)
+    if nfc != spaced:
+        notes.append("nfc")
+    repaired, count = repair_glued_sentences(nfc)
     if count:
         notes.append(f"glued_boundaries:{count}")
     return repaired, notes
@@ -73,10 +91,11 @@ def text_key(text: str) -> str:
     the words, their case and the paragraph structure are kept, since changing those is an edit
     (a near duplicate), not a copy."""
     folded = unicodedata.normalize("NFKC", text).translate(_QUOTES)
-    # Spacing beside a quote mark depends on the quote style ('countries”including' is
-    # repaired, 'countries"including' cannot be), so it is formatting too.
-    folded = _SPACE_AT_QUOTE.sub(r"\1", folded)
     paragraphs = (" ".join(part.split()) for part in _PARAGRAPH_BREAK.split(folded))
+    # Spacing beside a quote mark depends on the quote style ('countries”including' is
+    # repaired, 'countries"including' cannot be), so it is formatting too; removed once the
+    # lines are joined, so that a quote opening a wrapped line is folded like any other.
+    paragraphs = (_SPACE_AT_QUOTE.sub(r"\1", paragraph) for paragraph in paragraphs)
     return "\n".join(paragraph for paragraph in paragraphs if paragraph)
 
 

@@ -351,9 +351,8 @@ def opens_sentence(text: str, start: int) -> bool:
     return not kept or "\n" in before[len(kept):] or kept[-1] in _SENTENCE_OPENERS
 
 
-def _mention(doc_id: str, tagger: str, entity: Span) -> Mention | None:
+def _mention(doc_id: str, tagger: str, entity: Span, text: str) -> Mention | None:
     label = LABELS.get(entity.label_, "MISC")
-    text = entity.doc.text
     start, end = trim_span(text, entity.start_char, entity.end_char)
     surface = text[start:end]
     if label is None or not any(character.isalpha() for character in surface):
@@ -387,7 +386,9 @@ def resolve_surnames(mentions: list[Mention]) -> list[Mention]:
 
 def doc_mentions(doc_id: str, doc: Doc, tagger: str) -> list[Mention]:
     """A tagged document's mentions: trimmed, labelled, keyed, surnames resolved."""
-    mentions = [m for entity in doc.ents if (m := _mention(doc_id, tagger, entity)) is not None]
+    text = doc.text  # rebuilt from the tokens at every call: once per document, not per entity
+    mentions = [m for entity in doc.ents
+                if (m := _mention(doc_id, tagger, entity, text)) is not None]
     return resolve_surnames(mentions)
 
 

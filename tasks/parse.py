@@ -6,9 +6,13 @@ Every failure is a Reject with a reason; nothing here raises for bad input."""
 
 from __future__ import annotations
 
+import codecs
 import datetime as dt
+import errno
 import json
+import os
 import re
+import stat
 from pathlib import Path
 
 import trafilatura
@@ -16,6 +20,8 @@ from prefect import task
 from prefect.cache_policies import NO_CACHE
 from pydantic import BaseModel
 
+from tasks.discover import InboxFile, is_inside, utf8_name
+from tasks.fetch import charset_from_meta, decode_body
 from warehouse.records import (
     Candidate, HttpFetch, ParsedArticle, Reject, sha256_hex, source_id_for,
 )
@@ -51,22 +57,43 @@ class Fail(Exception):
         self.detail = detail
 
 
+_BOMS = ((b"\xef\xbb\xbf", "utf-8-sig", "utf-8"), (b"\xff\xfe", "utf-16", "utf-16-le"),
+         (b"\xfe\xff", "utf-16", "utf-16-be"))
+# How codecs report a last character that the end of the data cut short.
+_CUT_SHORT = frozenset({"unexpected end of data", "truncated data"})
+
+
 def decode_bytes(data: bytes) -> tuple[str, str]:
     """Text and the encoding that produced it: BOMs first, then UTF-8, else cp1252, else latin-1."""
-    for bom, codec in ((b"\xef\xbb\xbf", "utf-8-sig"), (b"\xff\xfe", "utf-16"), (b"\xfe\xff", "utf-16")):
+    for bom, label, codec in _BOMS:
         if data.startswith(bom):
-            try:
-                return data.decode(codec), codec
-            except UnicodeDecodeError:
-                break
+            decoded = decode_cut_short(data[len(bom):], codec)
+            if decoded is not None:
+                return decoded[0], label
+            break
     if b"\x00" in data[:4096]:
         return _decode_utf16_without_bom(data)
-    for codec in ("utf-8", "cp1252"):
-        try:
-            return data.decode(codec), codec
-        except UnicodeDecodeError:
-            continue
-    return data.decode("latin-1"), "latin-1"
+    decoded = decode_cut_short(data, "utf-8")
+    # A cut-off last character means UTF-8 only when the rest shows it: after plain ASCII, a
+    # lone lead byte is as likely the last letter of a cp1252 file ("perché" ends in 0xE9).
+    if decoded is not None and not (decoded[1] and decoded[0][:-1].isascii()):
+        return decoded[0], "utf-8"
+    try:
+        return data.decode("cp1252"), "cp1252"
+    except UnicodeDecodeError:
+        return data.decode("latin-1"), "latin-1"
+
+
+def decode_cut_short(data: bytes, codec: str) -> tuple[str, bool] | None:
+    """Strictly decoded text and whether its last character was cut off by the end of the data
+    (a truncated copy or download: it becomes U+FFFD), or None for any other fault. One
+    cut-off character must not send a whole UTF-8 or UTF-16 file to a legacy codec."""
+    try:
+        return data.decode(codec), False
+    except UnicodeDecodeError as error:
+        if error.reason not in _CUT_SHORT or error.end != len(data):
+            return None
+        return data[: error.start].decode(codec) + "\ufffd", True
 
 
 def _decode_utf16_without_bom(data: bytes) -> tuple[str, str]:
@@ -76,12 +103,20 @@ def _decode_utf16_without_bom(data: bytes) -> tuple[str, str]:
     odd, even = head[1::2].count(0), head[0::2].count(0)
     half = len(head) // 2 or 1
     for zeros, codec in ((odd, "utf-16-le"), (even, "utf-16-be")):
-        if zeros / half > 0.3 and len(data) % 2 == 0:
-            try:
-                return data.decode(codec), codec
-            except UnicodeDecodeError:
-                pass
+        decoded = decode_cut_short(data, codec) if zeros / half > 0.3 else None
+        if decoded is not None:
+            return decoded[0], codec
     raise Fail("binary_content", "the file holds NUL bytes and is not UTF-16 text")
+
+
+def decode_html(data: bytes) -> tuple[str, str]:
+    """A saved page in the charset its <meta> declares, as the URL side reads pages (a cp1251
+    or Shift_JIS page read as cp1252 is garbage); without a known declaration, as any file."""
+    try:
+        codecs.lookup(charset_from_meta(data) or "")
+    except LookupError:
+        return decode_bytes(data)
+    return decode_body(data)
 
 
 def looks_binary(text: str) -> bool:
@@ -144,9 +179,12 @@ def parse_json_record(line: str) -> dict:
         record = json.loads(line)
     except json.JSONDecodeError as error:
         raise Fail("invalid_json", f"{error.msg} at column {error.colno}") from None
+    except (ValueError, RecursionError) as error:  # a 5,000-digit number, 100,000 nested "["
+        raise Fail("invalid_json", f"{type(error).__name__}: {str(error)[:200]}") from None
     if not isinstance(record, dict):
         raise Fail("invalid_json", "a record must be a JSON object")
-    text = next((record[f] for f in _TEXT_FIELDS if isinstance(record.get(f), str)), "")
+    text = scrub_surrogates(
+        next((record[f] for f in _TEXT_FIELDS if isinstance(record.get(f), str)), ""))
     if not text.strip():
         raise Fail("missing_text", f"no non-empty text field (tried {', '.join(_TEXT_FIELDS)})")
     published, precision = parse_date(next((record[f] for f in _DATE_FIELDS if record.get(f)), None))
@@ -159,7 +197,16 @@ def parse_json_record(line: str) -> dict:
 
 
 def _str_or_none(value: object) -> str | None:
-    return str(value) if value not in (None, "") else None
+    return scrub_surrogates(str(value)) if value not in (None, "") else None
+
+
+_LONE_SURROGATE = re.compile("[\ud800-\udfff]")
+
+
+def scrub_surrogates(text: str) -> str:
+    """`text` with U+FFFD for half UTF-16 pairs: JSON may escape one ("\\ud800") and Python
+    keeps it, but no UTF-8 writer (DuckDB first) accepts it, and the whole batch would fail."""
+    return _LONE_SURROGATE.sub("\ufffd", text)
 
 
 def _json_lines(text: str) -> list[str]:
@@ -167,7 +214,7 @@ def _json_lines(text: str) -> list[str]:
     if stripped.startswith("["):  # a .json file holding an array of records
         try:
             return [json.dumps(item) for item in json.loads(stripped)]
-        except json.JSONDecodeError:
+        except (ValueError, RecursionError):  # each line then fails on its own, with a reason
             pass
     return [line for line in text.splitlines() if line.strip()]
 
@@ -175,7 +222,7 @@ def _json_lines(text: str) -> list[str]:
 def read_articles(candidate: Candidate, data: bytes, fmt: str) -> Outcome:
     """Decode and parse bytes that are known to be readable and of a supported format."""
     content_hash = sha256_hex(data)
-    text, encoding = decode_bytes(data)
+    text, encoding = decode_html(data) if fmt == "html" else decode_bytes(data)
     if looks_binary(text):
         raise Fail("binary_content", "mostly control characters after decoding")
     if not text.strip():
@@ -210,12 +257,14 @@ def parse_file(candidate: Candidate, known_hash: str | None, max_bytes: int) -> 
     """Read one file; bad input becomes a Reject, never an exception."""
     fmt = FORMATS.get(Path(candidate.locator).suffix.lower())
     content_hash = None
+    path = candidate.locator
     try:
+        path = confined_path(candidate)
         if fmt is None:
             raise Fail("unsupported_format", f"no parser for '{Path(candidate.locator).suffix}'")
         if candidate.size > max_bytes:
             raise Fail("too_large", f"{candidate.size} bytes > limit of {max_bytes}")
-        data = Path(candidate.locator).read_bytes()
+        data = read_capped(path, max_bytes)
         content_hash = sha256_hex(data)
         if content_hash == known_hash:
             return Outcome(content_hash=content_hash, unchanged=True)
@@ -225,12 +274,52 @@ def parse_file(candidate: Candidate, known_hash: str | None, max_bytes: int) -> 
     except Fail as fail:
         reason, detail = fail.reason, fail.detail
     except OSError as error:
-        reason, detail = "unreadable", f"{type(error).__name__}: {error.strerror or error}"
+        reason, detail = os_error_reason(error, path), f"{type(error).__name__}: {error.strerror}"
     except Exception as error:  # a parser bug must not fail the batch; record it instead
         reason, detail = "parse_error", f"{type(error).__name__}: {error}"
     reject = Reject(source_id=candidate.source_id, locator=candidate.locator,
                     content_hash=content_hash, stage="parse", reason=reason, detail=detail)
     return Outcome(content_hash=content_hash, rejects=[reject])
+
+
+def confined_path(candidate: Candidate) -> str:
+    """The path to open. An inbox file is opened only if, its symlinks resolved, it is inside the
+    inbox it was listed in: a link to /etc/passwd or to another user's files stays out. Checked
+    here rather than at listing, so that a link swapped in since then is caught too."""
+    if not isinstance(candidate, InboxFile):
+        return candidate.locator
+    path = candidate.path or candidate.locator
+    real = os.path.realpath(path)
+    if not is_inside(real, candidate.root):
+        raise Fail("outside_inbox", utf8_name(f"resolves to {real}, outside {candidate.root}"))
+    return path
+
+
+def read_capped(path: str, max_bytes: int) -> bytes:
+    """The bytes of a regular file of at most `max_bytes`. The listed size is not trusted (the
+    file may have grown since), and a FIFO or device would block or never end: opened without
+    blocking, checked with fstat, read no further than the limit."""
+    fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | os.O_CLOEXEC)
+    try:
+        if not stat.S_ISREG(os.fstat(fd).st_mode):
+            raise Fail("not_a_file", "a directory, FIFO, socket or device, not a regular file")
+        with open(fd, "rb", closefd=False) as file:
+            data = file.read(max_bytes + 1)
+    finally:
+        os.close(fd)
+    if len(data) > max_bytes:
+        raise Fail("too_large", f"more than the limit of {max_bytes} bytes when read "
+                                "(the file grew after it was listed)")
+    return data
+
+
+def os_error_reason(error: OSError, path: str) -> str:
+    """The reject reason for a file the system would not give us."""
+    if isinstance(error, FileNotFoundError):  # gone since listing, or a link to nothing
+        return "broken_link" if os.path.lexists(path) else "vanished"
+    if isinstance(error, PermissionError):
+        return "permission_denied"
+    return "symlink_loop" if error.errno == errno.ELOOP else "unreadable"
 
 
 def parse_files(

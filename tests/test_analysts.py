@@ -61,29 +61,46 @@ def test_analysts_never_block_or_see_half_a_batch(tmp_path: Path) -> None:
     assert snapshot.exists()
 
     run = start_run(inbox, db, 20)
-    seen, live_views, stop = [], [], threading.Event()
+    lines: list[str] = []
+    loaded = threading.Event()
+
+    def read_output() -> None:
+        # The run's log, line by line: the analyst opens the live file once a batch has been
+        # loaded, so that more loads come while the analyst holds it, however fast the run.
+        for line in run.stdout:
+            lines.append(line)
+            if "Task run 'load-" in line and "Completed" in line:
+                loaded.set()
+        loaded.set()
 
     def hold_live_file() -> None:
-        # An analyst who opens the live file read-write in the middle of the run, for 3 s.
-        time.sleep(8)
-        while not stop.is_set():
+        # An analyst who opens the live file read-write in the middle of the run, three times
+        # for 2 s, letting go briefly in between.
+        loaded.wait()
+        holds = 0
+        while holds < 3 and run.poll() is None:
             try:
                 with duckdb.connect(str(db)) as con:
                     live_views.append(consistent(con))
-                    time.sleep(3)
-                return
+                    time.sleep(2)
+                holds += 1
+                time.sleep(0.3)
             except duckdb.IOException:
                 time.sleep(0.05)  # the writer holds it right now: try again
 
+    seen: list[tuple[int, int]] = []
+    live_views: list[tuple[int, int]] = []
+    reader = threading.Thread(target=read_output)
     holder = threading.Thread(target=hold_live_file)
+    reader.start()
     holder.start()
     with duckdb.connect(str(snapshot), read_only=True) as analyst:
         while run.poll() is None:
             seen.append(consistent(analyst))
             time.sleep(0.05)
-    stop.set()
     holder.join()
-    output = run.stdout.read()
+    reader.join()
+    output = "".join(lines)
     assert run.returncode == 0, output
     assert "is locked by another process; retrying" in output  # the writer waited, with a log line
     assert live_views and all(docs == batches for docs, batches in live_views)
