@@ -143,6 +143,9 @@ def split_txt(text: str) -> dict:
     """Body, published date (with precision) and source URL of a seeds-style text file."""
     lines = text.replace("\r\n", "\n").replace("\r", "\n").split("\n")
     fields: dict = {"published": None, "published_precision": None, "url": None}
+    # Editors and exports add blank lines at the top: the header is the first line with text.
+    while lines and not lines[0].strip():
+        lines.pop(0)
     header = _DATE_HEADER.match(lines[0]) if lines else None
     if header:
         date, precision = parse_date("-".join(part for part in header.groups() if part))

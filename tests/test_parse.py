@@ -60,6 +60,13 @@ def test_split_txt_month_header_and_no_url() -> None:
     assert fields["url"] is None and fields["text"] == "Solo testo, niente link."
 
 
+def test_split_txt_header_after_blank_lines() -> None:
+    # A copy saved with blank lines on top is the same article: same date, same text.
+    fields = split_txt("\n\n \r\n date 2024-03-22\nBody line.\nhttps://example.org/a\n")
+    assert fields == {"published": dt.date(2024, 3, 22), "published_precision": "day",
+                      "url": "https://example.org/a", "text": "Body line."}
+
+
 def test_split_txt_plain_keeps_everything() -> None:
     text = "A first line that mentions a date 2024-01-01 inline.\nAnd a URL https://x.org inline."
     assert split_txt(text) == {"published": None, "published_precision": None, "url": None,
