@@ -60,6 +60,17 @@ def file_sources(
     return [file_row, *records]
 
 
+def new_mentions(mentions: list[Mention], new: set[str]) -> list[Mention]:
+    """The mentions of the batch's new documents, each once: exact copies of a text in the batch
+    were tagged too (tagging runs before dedup) and repeat the first copy's mentions, which would
+    inflate the ledger's and the report's counts (DuckDB keeps one row per key regardless)."""
+    unique: dict[tuple, Mention] = {}
+    for m in mentions:
+        if m.doc_id in new:
+            unique.setdefault((m.doc_id, m.tagger, m.start_char, m.end_char, m.label), m)
+    return list(unique.values())
+
+
 def build_batch(
     run_id: str,
     outcomes: list[tuple[Candidate, Outcome]],
@@ -74,7 +85,7 @@ def build_batch(
     new = {d.doc_id for d in split.unique}
     batch = Batch(batch_id=batch_id_for(run_id, outcomes), run_id=run_id, files=len(outcomes),
                   documents=split.unique, duplicates=[*split.duplicates, *near.duplicates],
-                  mentions=[m for m in mentions if m.doc_id in new], bands=near.bands)
+                  mentions=new_mentions(mentions, new), bands=near.bands)
     for candidate, outcome in outcomes:
         if outcome.unchanged:
             if candidate.kind == "file":
