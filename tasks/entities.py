@@ -351,14 +351,45 @@ def opens_sentence(text: str, start: int) -> bool:
     return not kept or "\n" in before[len(kept):] or kept[-1] in _SENTENCE_OPENERS
 
 
+@cache
+def function_words(language: str) -> frozenset[str]:
+    """spaCy's stop words of a language ("il", "anche", "the"); none for one it lacks."""
+    try:
+        return frozenset(spacy.util.get_lang_class(language).Defaults.stop_words)
+    except ImportError:
+        return frozenset()
+
+
+def without_function_words(entity: Span, text: str) -> Span | None:
+    """A statistical model's span without the function words at its edges, or None when nothing
+    capitalised is left. A model trained on Wikipedia sentences takes a capital at the start of
+    a news sentence for a name ("Il portavoce del", "Anche", "Secondo il"): a leading function
+    word is trimmed where the span opens a sentence, a trailing one always (no name ends in
+    "del")."""
+    stop = function_words(entity.doc.lang_)
+    start, end = entity.start, entity.end
+    if opens_sentence(text, entity.start_char):
+        while start < end and entity.doc[start].lower_ in stop:
+            start += 1
+    while start < end and entity.doc[end - 1].lower_ in stop:
+        end -= 1
+    if start == end or not entity.doc[start].text[:1].isupper():
+        return None
+    if (start, end) == (entity.start, entity.end):
+        return entity
+    return Span(entity.doc, start, end, label=entity.label_)
+
+
 def _mention(doc_id: str, tagger: str, entity: Span, text: str) -> Mention | None:
     label = LABELS.get(entity.label_, "MISC")
+    # Only our gazetteer's ids are keys: a named model's own ruler may use ids of its own.
+    curated = entity.ent_id_ if entity.ent_id_ in gazetteer_keys() else ""
+    if not curated and (entity := without_function_words(entity, text)) is None:
+        return None
     start, end = trim_span(text, entity.start_char, entity.end_char)
     surface = text[start:end]
     if label is None or not any(character.isalpha() for character in surface):
         return None
-    # Only our gazetteer's ids are keys: a named model's own ruler may use ids of its own.
-    curated = entity.ent_id_ if entity.ent_id_ in gazetteer_keys() else ""
     guarded = mid_sentence_aliases(entity.doc.lang_)
     if curated and surface in guarded and opens_sentence(text, start):
         return None

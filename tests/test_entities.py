@@ -20,6 +20,7 @@ from tasks.entities import (
     tag_entities,
     tagger_name,
     trim_span,
+    without_function_words,
 )
 from warehouse.records import Mention
 
@@ -114,6 +115,27 @@ def test_english_possessive_is_left_out_of_the_mention() -> None:
     assert [(m.start_char, m.end_char, m.text, m.key) for m in mentions] == [
         (0, 5, "Putin", "vladimir_putin"), (16, 24, "Zelensky", "volodymyr_zelensky")]
     assert trim_span("“Putin's”", 0, 9) == (1, 6)
+
+
+@pytest.mark.parametrize(
+    ("language", "text", "span", "expected"),
+    [
+        ("it", "Il portavoce del Cremlino ha parlato.", (0, 3), None),
+        ("it", "Anche Mosca tace.", (0, 1), None),
+        ("it", "Secondo il Cremlino, no.", (0, 3), "Cremlino"),
+        ("it", "Ne parla Il Sole.", (2, 4), "Il Sole"),  # mid-sentence: the article is the name's
+        ("en", "The Hague decided.", (0, 2), "Hague"),
+        ("en", "He met Vladimir Putin and left.", (2, 5), "Vladimir Putin"),
+        ("en", "Talks in Moscow.", (2, 3), "Moscow"),
+    ],
+)
+def test_model_spans_lose_function_words_at_their_edges(
+    language: str, text: str, span: tuple[int, int], expected: str | None
+) -> None:
+    doc = spacy.blank(language)(text)
+    entity = doc[span[0]:span[1]]
+    trimmed = without_function_words(entity, text)
+    assert (trimmed.text if trimmed is not None else None) == expected
 
 
 def test_surname_takes_the_key_of_the_full_name_in_the_same_document() -> None:

@@ -12,6 +12,7 @@ import spacy
 from flows.ingest_files import ingest_files
 from flows.params import IngestFilesParams
 from flows.retag import RetagParams, retag_entities
+from tasks.entities import tagger_name
 
 pytestmark = pytest.mark.usefixtures("prefect_server")
 
@@ -39,8 +40,10 @@ def test_retag_replaces_mentions_and_leaves_documents(
     documents = rows(db_path, "select * exclude (created_at) from documents order by doc_id")
     italian = rows(db_path, "select m.* from mentions m join documents using (doc_id)"
                    " where language = 'it' order by all")
+    # The default taggers: the bundled models (tasks/models/) with the gazetteer, or the
+    # gazetteer alone where no model is bundled.
     assert {t for (t,) in rows(db_path, "select distinct tagger from mentions")} == {
-        "corpusflow-gazetteer-en@1", "corpusflow-gazetteer-it@1"}
+        tagger_name("en"), tagger_name("it")}
 
     model = tiny_english_model(tmp_path / "tiny-model")
     monkeypatch.setenv("CORPUSFLOW_NER_MODELS", json.dumps({"en": str(model)}))
