@@ -9,7 +9,7 @@ from prefect import flow
 from prefect.futures import PrefectFuture
 
 from flows.params import IngestFilesParams
-from flows.runners import batches_in_flight, task_runner
+from flows.runners import batches_in_flight, forget_loaded_results, task_runner
 from tasks.clean import clean_stage
 from tasks.dedup import dedup_stage
 from tasks.discover import discover_stage, in_waves
@@ -32,6 +32,7 @@ def ingest_files(params: IngestFilesParams = IngestFilesParams()) -> RunReport:
         analysed = [analyse(batch, found.known_hashes) for batch in wave]
         for outcomes, documents, mentions in analysed:
             write(run_id, outcomes, documents, mentions)
+        forget_loaded_results()
     report = report_stage(run_id, found.seen, found.unchanged)
     publish_snapshot_stage()
     return report

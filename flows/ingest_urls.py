@@ -6,6 +6,7 @@ from __future__ import annotations
 from prefect import flow
 
 from flows.params import IngestUrlsParams
+from flows.runners import forget_loaded_results
 from tasks.clean import clean_stage
 from tasks.dedup import dedup_stage
 from tasks.discover import in_batches
@@ -34,6 +35,7 @@ def ingest_urls(params: IngestUrlsParams = IngestUrlsParams()) -> RunReport:
         split = dedup_stage(documents)
         near = near_dup_stage(split.unique)
         load_stage(run_id, outcomes, split, near, mentions)
+        forget_loaded_results()
     report = report_stage(run_id, len(found.urls) + found.known, found.known)
     publish_snapshot_stage()
     return report

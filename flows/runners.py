@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from prefect.context import FlowRunContext
 from prefect.task_runners import ProcessPoolTaskRunner, TaskRunner, ThreadPoolTaskRunner
 
 from warehouse.settings import Settings, get_settings
@@ -28,3 +29,16 @@ def batches_in_flight(settings: Settings | None = None) -> int:
     """How many batches are analysed ahead of the single writer."""
     settings = settings or get_settings()
     return 1 if settings.task_runner == "threads" else max(2, settings.workers)
+
+
+def forget_loaded_results() -> None:
+    """Drop the flow run's links from task results to their task runs once a batch is loaded.
+
+    Prefect keeps, for the whole flow run, a copy of a task run's state for every element of
+    every list a task returned (about 1 KB each), so that a result passed on by hand can be
+    traced to its task. Three stages return a list per document: a 100,000-file run held
+    300,000 of them, and the flow process grew with the corpus. A loaded batch's results are
+    never passed on again, so the links can go."""
+    context = FlowRunContext.get()
+    if context is not None:
+        context.run_results.clear()
