@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from prefect import flow
 from prefect.futures import PrefectFuture
+from prefect.utilities.annotations import opaque
 
 from flows.params import IngestFilesParams
 from flows.runners import batches_in_flight, forget_loaded_results, task_runner
@@ -49,7 +50,9 @@ def analyse(batch: list[Candidate], known_hashes: dict[str, str]) -> tuple[Prefe
 
 def write(run_id: str, outcomes: PrefectFuture, documents: PrefectFuture,
           mentions: PrefectFuture) -> None:
-    """The stages that read or write the warehouse: in this process, one batch at a time."""
-    split = dedup_stage(documents)
-    near = near_dup_stage(split.unique)
-    load_stage(run_id, outcomes, split, near, mentions)
+    """The stages that read or write the warehouse: in this process, one batch at a time.
+    Their inputs are `opaque`: resolved, but not walked through object by object looking for
+    futures (about 0.1 s per input of 1,000 documents, on the single writer's critical path)."""
+    split = dedup_stage(opaque(documents))
+    near = near_dup_stage(opaque(split.unique))
+    load_stage(run_id, opaque(outcomes), opaque(split), opaque(near), opaque(mentions))
