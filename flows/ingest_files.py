@@ -10,7 +10,9 @@ from prefect.futures import PrefectFuture
 from prefect.utilities.annotations import opaque
 
 from flows.params import IngestFilesParams
-from flows.runners import batches_in_flight, forget_loaded_results, task_runner
+from flows.runners import (
+    batches_in_flight, forget_loaded_results, share_server_with_workers, task_runner,
+)
 from tasks.clean import clean_stage
 from tasks.dedup import dedup_stage
 from tasks.discover import discover_stage, in_waves
@@ -26,6 +28,7 @@ from warehouse.records import Candidate
 @flow(name="ingest-files", log_prints=True, task_runner=task_runner())
 def ingest_files(params: IngestFilesParams = IngestFilesParams()) -> RunReport:
     """Ingest new and changed article files from the inbox into the warehouse."""
+    share_server_with_workers()
     run_id = begin_run_stage("ingest-files", params.model_dump())
     sync_aliases_stage()
     found = discover_stage(params.inbox, run_id)
