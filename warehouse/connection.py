@@ -12,6 +12,7 @@ from pathlib import Path
 import duckdb
 
 from warehouse.migrate import migrate
+from warehouse.settings import get_settings
 
 log = logging.getLogger("corpusflow.warehouse")
 
@@ -27,13 +28,14 @@ def is_lock_error(error: BaseException) -> bool:
 def open_database(path: Path, read_only: bool = False, timeout_s: float = 120.0) -> duckdb.DuckDBPyConnection:
     """Connect to `path`, waiting with exponential backoff (and a log line) while it is locked."""
     path = Path(path)
+    limit = get_settings().duckdb_memory_limit
     if not read_only:
         path.parent.mkdir(parents=True, exist_ok=True)
     deadline = time.monotonic() + timeout_s
     delay = 0.05
     while True:
         try:
-            return duckdb.connect(str(path), read_only=read_only)
+            return duckdb.connect(str(path), read_only=read_only, config={"memory_limit": limit})
         except duckdb.IOException as error:
             if not is_lock_error(error) or time.monotonic() + delay > deadline:
                 raise

@@ -24,6 +24,12 @@ class Settings(BaseSettings):
     lock_timeout_s: float = Field(
         120.0, description="How long a writer waits for a locked warehouse file before failing."
     )
+    duckdb_memory_limit: str = Field(
+        "500MB",
+        description="DuckDB's memory limit per connection (its default is 80% of the machine's "
+        "memory, which its page cache fills as the warehouse grows); larger sorts and joins "
+        "spill to disk.",
+    )
     language_min_letters: int = Field(
         30, description="Texts with fewer letters than this get language 'und'."
     )
