@@ -507,8 +507,8 @@ def bad_urls(base: str) -> list[BadUrl]:
     """The bad URLs for a test server at `base` (http://127.0.0.1:<port>)."""
     host = base.split("://", 1)[1]
 
-    def page(kind: str, path: str, reason: str) -> BadUrl:
-        return BadUrl(kind, "urls", base + path, {base + path: reason})
+    def page(kind: str, path: str, reason: str, field: str = "urls") -> BadUrl:
+        return BadUrl(kind, field, base + path, {base + path: reason})
 
     def scheme(kind: str, url: str, reason: str = "bad_scheme") -> BadUrl:
         return BadUrl(kind, "urls", url, {url: reason})
@@ -539,24 +539,9 @@ def bad_urls(base: str) -> list[BadUrl]:
         page("binary noise served as HTML", "/bad/noise.html", "empty_extraction"),
         page("deeply nested HTML", "/bad/nested.html", "empty_extraction"),
         page("a UTF-16 page", "/bad/utf16.html", DOCUMENT),
-        BadUrl(
-            "a feed with broken XML",
-            "feeds",
-            base + "/broken-feed.xml",
-            {base + "/broken-feed.xml": "bad_feed"},
-        ),
-        BadUrl(
-            "an empty feed",
-            "feeds",
-            base + "/bad/empty-feed.xml",
-            {base + "/bad/empty-feed.xml": "bad_feed"},
-        ),
-        BadUrl(
-            "XML that is not a feed",
-            "feeds",
-            base + "/bad/not-a-feed.xml",
-            {base + "/bad/not-a-feed.xml": "bad_feed"},
-        ),
+        page("a feed with broken XML", "/broken-feed.xml", "bad_feed", "feeds"),
+        page("an empty feed", "/bad/empty-feed.xml", "bad_feed", "feeds"),
+        page("XML that is not a feed", "/bad/not-a-feed.xml", "bad_feed", "feeds"),
         BadUrl(
             "a feed of hostile links",
             "feeds",
@@ -567,16 +552,6 @@ def bad_urls(base: str) -> list[BadUrl]:
                 "file:///etc/passwd": "bad_scheme",
             },
         ),
-        BadUrl(
-            "a sitemap with broken XML",
-            "sitemaps",
-            base + "/broken-sitemap.xml",
-            {base + "/broken-sitemap.xml": "bad_sitemap"},
-        ),
-        BadUrl(
-            "a gzip bomb sitemap",
-            "sitemaps",
-            base + "/bad/bomb-sitemap.xml.gz",
-            {base + "/bad/bomb-sitemap.xml.gz": "bad_sitemap"},
-        ),
+        page("a sitemap with broken XML", "/broken-sitemap.xml", "bad_sitemap", "sitemaps"),
+        page("a gzip bomb sitemap", "/bad/bomb-sitemap.xml.gz", "bad_sitemap", "sitemaps"),
     ]
