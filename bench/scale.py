@@ -6,7 +6,7 @@ Prints end-to-end documents per second, the time each stage took (from Prefect's
 the peak memory of the whole process tree (flow process and workers) and the no-change re-run.
 
     .venv/bin/python bench/scale.py [--documents 100000] [--batch-size 1000]
-                                    [--runner processes] [--workdir DIR]
+                                    [--runner threads|processes|dask] [--workdir DIR]
 """
 
 from __future__ import annotations
@@ -55,9 +55,11 @@ class PeakMemory(threading.Thread):
         self.stop = threading.Event()
         self.peaks = {"flow process": 0, "workers": 0, "pipeline (flow + workers)": 0,
                       "prefect server": 0}
+        self.timeline: list[tuple[float, int]] = []  # (seconds since start, pipeline RSS)
 
     def run(self) -> None:
         me = psutil.Process()
+        started = time.perf_counter()
         while not self.stop.is_set():
             own, workers, server = me.memory_info().rss, 0, 0
             for child in me.children(recursive=True):
@@ -73,7 +75,18 @@ class PeakMemory(threading.Thread):
                                 ("pipeline (flow + workers)", own + workers),
                                 ("prefect server", server)):
                 self.peaks[name] = max(self.peaks[name], value)
+            self.timeline.append((time.perf_counter() - started, own + workers))
             time.sleep(0.25)
+
+    def growth(self, until: float, parts: int = 10) -> list[int]:
+        """Peak pipeline memory (MB) in each tenth of the first `until` seconds: flat when
+        memory does not grow with the corpus (the first run loads at a steady rate)."""
+        peaks = [0] * parts
+        for at, rss in self.timeline:
+            if at < until:
+                slot = min(parts - 1, int(at / until * parts))
+                peaks[slot] = max(peaks[slot], rss // 2**20)
+        return peaks
 
 
 async def stage_seconds(flow_run_id: str) -> dict[str, float]:
@@ -99,7 +112,9 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--documents", type=int, default=100_000)
     parser.add_argument("--batch-size", type=int, default=1000)
-    parser.add_argument("--runner", default="processes", choices=["threads", "processes", "dask"])
+    parser.add_argument("--runner", default=os.environ.get("CORPUSFLOW_TASK_RUNNER", "threads"),
+                        choices=["threads", "processes", "dask"],
+                        help="default: CORPUSFLOW_TASK_RUNNER, else threads (the project's default)")
     parser.add_argument("--workdir", type=Path)
     args = parser.parse_args()
     if not BBC.exists():
@@ -143,6 +158,8 @@ def main() -> int:
     print(f"no-change re-run      {second:.1f} s ({again.files_unchanged} unchanged)")
     for name, peak in memory.peaks.items():
         print(f"peak memory           {peak / 2**20:6.0f} MB  {name}")
+    print("pipeline MB by tenth  " + " ".join(str(mb) for mb in memory.growth(first))
+          + "  (peak in each tenth of the first run)")
     return 0
 
 

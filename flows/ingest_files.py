@@ -43,8 +43,10 @@ def ingest_files(params: IngestFilesParams = IngestFilesParams()) -> RunReport:
 
 
 def analyse(batch: list[Candidate], known_hashes: dict[str, str]) -> tuple[PrefectFuture, ...]:
-    """The pure stages of one batch, submitted to the task runner."""
-    outcomes = parse_stage.submit(batch, known_hashes)
+    """The pure stages of one batch, submitted to the task runner (with the batch's own part of
+    the known hashes, not the whole run's)."""
+    known = {c.source_id: known_hashes[c.source_id] for c in batch if c.source_id in known_hashes}
+    outcomes = parse_stage.submit(batch, known)
     cleaned = clean_stage.submit(outcomes)
     documents = language_stage.submit(cleaned)
     mentions = entities_stage.submit(documents)

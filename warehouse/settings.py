@@ -39,7 +39,7 @@ class Settings(BaseSettings):
     ner_models: dict[str, str] = Field(
         default_factory=dict,
         description="spaCy package or path per language code, e.g. {\"en\": \"en_core_web_sm\"}; "
-        "a missing one falls back to the bundled gazetteer tagger.",
+        "a missing one falls back to the bundled model (tasks/models/<lang>) and gazetteer.",
     )
     near_duplicates: dict[str, float] = Field(
         default_factory=lambda: {"shingle_size": 5, "num_perm": 128, "bands": 32, "threshold": 0.6},
