@@ -1,5 +1,6 @@
-"""Past one machine: the heavy stages on a local Dask cluster of two workers give the same
-warehouse as the default runner (the warehouse is still written by the flow's own process)."""
+"""Past one machine: the heavy stages on a local Dask cluster of two workers, or in a local
+process pool of two, give the same warehouse as the default runner (the warehouse is still
+written by the flow's own process)."""
 
 from __future__ import annotations
 
@@ -33,8 +34,12 @@ def warehouse_content(path: Path) -> dict[str, list[tuple]]:
                 for table, sql in CONTENT.items()}
 
 
-def test_dask_cluster_gives_the_same_warehouse(
-    inbox: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+@pytest.mark.parametrize("setting, runner_class", [
+    ("dask", "DaskTaskRunner"),
+    ("processes", "ProcessPoolTaskRunner"),
+])
+def test_runner_gives_the_same_warehouse(
+    setting: str, runner_class: str, inbox: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     text = (inbox / "000.txt").read_text(encoding="utf-8")
     (inbox / "000-copy.txt").write_text(text.replace("  ", " "), encoding="utf-8")
@@ -49,13 +54,13 @@ def test_dask_cluster_gives_the_same_warehouse(
     monkeypatch.setenv("CORPUSFLOW_DB_PATH", str(default_db))
     ingest_files(params)
 
-    dask_db = tmp_path / "dask.duckdb"
-    monkeypatch.setenv("CORPUSFLOW_DB_PATH", str(dask_db))
-    monkeypatch.setenv("CORPUSFLOW_TASK_RUNNER", "dask")
+    other_db = tmp_path / f"{setting}.duckdb"
+    monkeypatch.setenv("CORPUSFLOW_DB_PATH", str(other_db))
+    monkeypatch.setenv("CORPUSFLOW_TASK_RUNNER", setting)
     monkeypatch.setenv("CORPUSFLOW_WORKERS", "2")
     runner = task_runner(Settings())
-    assert type(runner).__name__ == "DaskTaskRunner"
+    assert type(runner).__name__ == runner_class
     report = ingest_files.with_options(task_runner=runner)(params)
 
     assert report.documents_new == 6 and report.rejects_new == 1  # 5 seeds + the footer variant
-    assert warehouse_content(dask_db) == warehouse_content(default_db)
+    assert warehouse_content(other_db) == warehouse_content(default_db)
