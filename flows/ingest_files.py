@@ -33,7 +33,7 @@ def ingest_files(params: IngestFilesParams = IngestFilesParams()) -> RunReport:
     sync_aliases_stage()
     found = discover_stage(params.inbox, run_id)
     for wave in in_waves(found.candidates, params.batch_size, batches_in_flight()):
-        analysed = [analyse(batch, found.known_hashes) for batch in wave]
+        analysed = [analyse(batch, found.known_hashes_of(batch)) for batch in wave]
         for outcomes, documents, mentions in analysed:
             write(run_id, outcomes, documents, mentions)
         forget_loaded_results()
@@ -43,10 +43,8 @@ def ingest_files(params: IngestFilesParams = IngestFilesParams()) -> RunReport:
 
 
 def analyse(batch: list[Candidate], known_hashes: dict[str, str]) -> tuple[PrefectFuture, ...]:
-    """The pure stages of one batch, submitted to the task runner (with the batch's own part of
-    the known hashes, not the whole run's)."""
-    known = {c.source_id: known_hashes[c.source_id] for c in batch if c.source_id in known_hashes}
-    outcomes = parse_stage.submit(batch, known)
+    """The pure stages of one batch, submitted to the task runner."""
+    outcomes = parse_stage.submit(batch, known_hashes)
     cleaned = clean_stage.submit(outcomes)
     documents = language_stage.submit(cleaned)
     mentions = entities_stage.submit(documents)

@@ -22,6 +22,11 @@ class Discovery(BaseModel):
     seen: int
     known_hashes: dict[str, str]  # source_id → content hash, for the candidates already known
 
+    def known_hashes_of(self, batch: list[Candidate]) -> dict[str, str]:
+        """The known hashes of one batch's candidates: what its parse task needs to be sent."""
+        return {c.source_id: self.known_hashes[c.source_id]
+                for c in batch if c.source_id in self.known_hashes}
+
 
 class InboxFile(Candidate):
     """A file listed in an inbox. `root` is the inbox folder with its symlinks resolved: the
