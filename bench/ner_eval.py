@@ -148,6 +148,8 @@ def needed_components(nlp) -> list[str]:
 def load_pipeline(spec: str):
     import spacy
 
+    import tasks.ner_features  # noqa: F401  (registers the bundled models' embedding layer)
+
     path = Path(spec)
     if not path.is_absolute() and (REPO / spec).exists() and not path.exists():
         path = REPO / spec

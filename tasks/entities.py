@@ -33,6 +33,7 @@ from spacy.language import Language
 from spacy.tokens import Doc, Span, Token
 from spacy.util import is_package
 
+from tasks import ner_features  # noqa: F401  (registers the bundled models' embedding layer)
 from warehouse.records import Document, Label, Mention
 
 logger = logging.getLogger(__name__)
