@@ -68,3 +68,17 @@ def test_model_with_word_classes_round_trips_with_its_tables(tmp_path: Path) -> 
     loaded.vocab.lookups.remove_table(CLUSTER_TABLE)
     assert not numpy.allclose(loaded(text).tensor, trained(text).tensor)
 
+
+
+def test_word_dropout_hides_the_word_in_training_only() -> None:
+    from tasks.ner_features import WordClassFeatures
+
+    nlp = english_with_word_classes()
+    doc = nlp("Chelsea beat Paris")
+    extract = WordClassFeatures(["NORM", "SHAPE"], [4], word_dropout=1.0)
+    predicted, _ = extract([doc], is_train=False)
+    trained, _ = extract([doc], is_train=True)
+    assert list(predicted[0][:, 0]) == [nlp.vocab.strings[t.norm_] for t in doc]
+    assert list(trained[0][:, 0]) == [0, 0, 0]
+    # only the word is hidden: its shape and classes still reach the model
+    numpy.testing.assert_array_equal(trained[0][:, 1:], predicted[0][:, 1:])
