@@ -8,7 +8,7 @@ bigger corpus than ours, into the embedding:
 - `lexeme_cluster`: a Brown cluster per word form (bit path as an int, bit-reversed so its low
   bits are the path's prefix). Words used in the same contexts share a path.
 - `lexeme_freq`: how common a word form is, as a bin of its negative log probability (1 = most
-  common ... 20 = rare; 0 = not in the table).
+  common ... 15; 0 = rarer, or not in the table).
 
 Both come from spaCy's lookups data (`spacy-lookups-data`, a training-only dependency; see
 training/train_ner.py) and are saved inside the model (vocab/lookups.bin), so loading a model
@@ -30,8 +30,16 @@ from spacy.attrs import LOWER, ORTH
 from spacy.language import Language
 from spacy.tokens import Doc
 from spacy.util import registry
-from thinc.api import HashEmbed, Maxout, Model, chain, concatenate, list2ragged, ragged2list
-from thinc.api import with_array
+from thinc.api import (
+    HashEmbed,
+    Maxout,
+    Model,
+    chain,
+    concatenate,
+    list2ragged,
+    ragged2list,
+    with_array,
+)
 from thinc.types import Ints2d
 
 CLUSTER_TABLE = "lexeme_cluster"
