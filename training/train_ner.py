@@ -1,6 +1,6 @@
 """Rebuild corpusflow's default offline NER pipelines (English, Italian) from ../shared/data.
 
-    .venv/bin/pip install -e '.[training]'              # once: spaCy's lookups data (English)
+    .venv/bin/pip install spacy-lookups-data==1.0.5     # once: word classes for English
     .venv/bin/python training/train_ner.py all          # convert + train + export both languages
 
 Steps (each is also a sub-command):
@@ -264,13 +264,14 @@ def cmd_convert(langs: list[str], only_mix: str | None = None) -> None:
 
 def word_class_tables(lang: str) -> Path:
     """Write the cluster and frequency tables for `lang` (from spacy-lookups-data, installed by
-    `pip install -e .[training]`) to training/corpus/<lang>/word_classes.json."""
+    `pip install spacy-lookups-data==1.0.5`, the `training` extra) to
+    training/corpus/<lang>/word_classes.json."""
     import gzip
 
     try:
         import spacy_lookups_data
     except ImportError:
-        sys.exit("train_ner: word classes need spacy-lookups-data: pip install -e '.[training]'")
+        sys.exit("train_ner: word classes need: .venv/bin/pip install spacy-lookups-data==1.0.5")
     data = Path(spacy_lookups_data.__file__).parent / "data"
     with gzip.open(data / f"{lang}_lexeme_prob.json.gz", "rt", encoding="utf-8") as fh:
         freqs = {w: max(1, int(-p) - 2) for w, p in json.load(fh).items() if p >= FREQ_FLOOR}
