@@ -82,3 +82,9 @@ def test_word_dropout_hides_the_word_in_training_only() -> None:
     assert list(trained[0][:, 0]) == [0, 0, 0]
     # only the word is hidden: its shape and classes still reach the model
     numpy.testing.assert_array_equal(trained[0][:, 1:], predicted[0][:, 1:])
+
+
+def test_bundled_english_model_ships_its_word_classes() -> None:
+    nlp = spacy.load(entities.BUNDLED_MODELS / "en")
+    assert len(nlp.vocab.lookups.get_table(CLUSTER_TABLE)) > 50_000
+    assert len(nlp.vocab.lookups.get_table(FREQ_TABLE)) > 50_000
