@@ -70,7 +70,7 @@ def _extract_forward(model: Model, docs: list, is_train: bool):
     features: list[Ints2d] = []
     for doc in docs:
         whole = doc if isinstance(doc, Doc) else doc.doc
-        base = whole.to_array(attrs).reshape((len(whole), -1)).astype("uint64")
+        base = whole.to_array(attrs).reshape((len(whole), len(attrs))).astype("uint64")
         if word_dropout:
             # Hide the word itself now and then, so that the model also learns to type a name
             # from its class, shape and context: most names in new text were never trained on.

@@ -67,6 +67,8 @@ def test_model_with_word_classes_round_trips_with_its_tables(tmp_path: Path) -> 
     # the tables change the output: the same model without them embeds differently
     loaded.vocab.lookups.remove_table(CLUSTER_TABLE)
     assert not numpy.allclose(loaded(text).tensor, trained(text).tensor)
+    # an empty document in a batch is no error
+    assert [doc.tensor.shape for doc in trained.pipe(["", text])] == [(0, 16), (5, 16)]
 
 
 
