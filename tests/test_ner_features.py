@@ -12,6 +12,7 @@ from tasks import entities
 from tasks.ner_features import (
     CLUSTER_TABLE,
     FREQ_TABLE,
+    WordClassFeatures,
     add_word_classes,
     word_class_columns,
 )
@@ -71,10 +72,7 @@ def test_model_with_word_classes_round_trips_with_its_tables(tmp_path: Path) -> 
     assert [doc.tensor.shape for doc in trained.pipe(["", text])] == [(0, 16), (5, 16)]
 
 
-
 def test_word_dropout_hides_the_word_in_training_only() -> None:
-    from tasks.ner_features import WordClassFeatures
-
     nlp = english_with_word_classes()
     doc = nlp("Chelsea beat Paris")
     extract = WordClassFeatures(["NORM", "SHAPE"], [4], word_dropout=1.0)

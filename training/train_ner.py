@@ -380,6 +380,8 @@ def heldout_score(model_dir: Path, lang: str) -> dict:
 
 
 def cmd_export(lang: str, mix: str) -> Path:
+    """Export the mix's model to tasks/models/<lang>/ and score it on the held-out part, unless
+    the mix trained on that part."""
     import spacy
 
     base = mix.split("+")[0]
@@ -442,6 +444,8 @@ def cmd_export(lang: str, mix: str) -> Path:
     pruned = [s for s in strings if s in needed]
     strings_path.write_text(json.dumps(pruned, ensure_ascii=False), encoding="utf-8")
     print(f"[export] {src} -> {dest} (strings {len(strings)} -> {len(pruned)})")
+    if not trained_on_dev:
+        heldout_score(dest, lang)
     return dest
 
 
@@ -450,9 +454,7 @@ def cmd_all(langs: list[str], max_steps: int | None) -> None:
     cmd_convert(langs)
     for lang in langs:
         cmd_train(lang, CHOSEN[lang], max_steps)
-        dest = cmd_export(lang, CHOSEN[lang])
-        if not trains_on_heldout(lang, CHOSEN[lang]):
-            heldout_score(dest, lang)
+        cmd_export(lang, CHOSEN[lang])
     print(f"[all] done in {(time.time() - t0) / 60:.1f} min; now: .venv/bin/python bench/ner_eval.py")
 
 
@@ -496,10 +498,7 @@ def main(argv=None) -> int:
     elif args.cmd == "heldout":
         heldout_score(args.model, args.lang)
     elif args.cmd == "export":
-        mix = args.mix or CHOSEN[args.lang]
-        dest = cmd_export(args.lang, mix)
-        if not trains_on_heldout(args.lang, mix):
-            heldout_score(dest, args.lang)
+        cmd_export(args.lang, args.mix or CHOSEN[args.lang])
     elif args.cmd == "all":
         cmd_all(args.lang or ["en", "it"], args.max_steps)
     return 0
