@@ -3,9 +3,18 @@
 A pure stage: spaCy, but neither prefect nor duckdb. Each language gets one pipeline, the first
 that applies of:
 1. the spaCy package or path that `ner_models` names for it (a missing one logs a warning);
-2. a trained pipeline bundled at tasks/models/<lang>/, with the gazetteer ruled in before its
-   "ner" so curated names win;
-3. a blank tokenizer with the gazetteer's entity_ruler and a title rule ("spokesman Ivan Petrov").
+2. a trained pipeline bundled at tasks/models/<lang>/ (or any pipeline whose meta names it a
+   corpusflow NER model, such as a training run's output), followed by the news rules below;
+3. a blank tokenizer with the gazetteer and a title rule ("spokesman Ivan Petrov").
+
+The news rules, after the statistical model (each its own pipeline component):
+- datelines: the all-caps place that opens agency copy ("LONDON 1996-08-30", "ROMA -") is LOC;
+- the gazetteer is merged in where it does not shorten a longer model name (longest match wins:
+  "Real Madrid" stays one ORG, never "Madrid" LOC), and takes over the label and key of a name it
+  matches exactly;
+- document consistency: the pipeline sees the whole document, so a name keeps one type in it (the
+  type most of its mentions got), the bare surname of a PER is PER, and occurrences the model
+  missed (results tables, all-caps headlines) get the type the name has elsewhere in the document.
 
 Keys: a curated alias takes its entity's key, so "Mosca", "Moscow" and "Moskva" all give
 "moscow"; anything else takes a slug of its text. Inside one document a bare surname takes the key
@@ -18,7 +27,7 @@ import json
 import logging
 import re
 import unicodedata
-from collections import defaultdict
+from collections import Counter, defaultdict
 from collections.abc import Iterator
 from dataclasses import dataclass
 from functools import cache, lru_cache
@@ -31,7 +40,7 @@ from prefect.cache_policies import NO_CACHE
 from pydantic import BaseModel
 from spacy.language import Language
 from spacy.tokens import Doc, Span, Token
-from spacy.util import is_package
+from spacy.util import filter_spans, is_package
 
 from tasks import ner_features  # noqa: F401  (registers the bundled models' embedding layer)
 from warehouse.records import Document, Label, Mention
@@ -42,11 +51,17 @@ GAZETTEER_DIR = Path(__file__).parent / "gazetteer"
 BUNDLED_MODELS = Path(__file__).parent / "models"
 # Part of every bundled tagger's name, so stored mentions say which rules produced them:
 # bump it whenever the gazetteer files or the rules in this module change.
-GAZETTEER_VERSION = 1
+GAZETTEER_VERSION = 2
 UNDETERMINED = "und"
 MULTILINGUAL = "xx"  # spaCy's language-neutral tokenizer, for codes it has no tokenizer for
-GAZETTEER_PIPE = "corpusflow_gazetteer"
+GAZETTEER_PIPE = "corpusflow_gazetteer"  # a span_ruler: curated names into doc.spans
+GAZETTEER_SPANS = "corpusflow_gazetteer"
+MERGE_PIPE = "corpusflow_gazetteer_merge"
+DATELINES_PIPE = "corpusflow_datelines"
+CONSISTENCY_PIPE = "corpusflow_document_consistency"
 TITLED_NAMES_PIPE = "corpusflow_titled_names"
+# meta.json "name" of the pipelines train_ner.py builds: those get the news rules too.
+CORPUSFLOW_MODEL_PREFIX = "corpusflow_ner"
 
 # Labels of common spaCy pipelines (OntoNotes, WikiNER) mapped to ours. Numeric types say nothing
 # about who or where, so they are dropped; NORP (nationalities, religions) is MISC, as in CoNLL.
@@ -244,6 +259,196 @@ def tag_titled_names(doc: Doc) -> Doc:
     return doc
 
 
+# --- news rules -------------------------------------------------------------------------------
+
+
+def _overlaps(a: Span, b: Span) -> bool:
+    return a.start < b.end and b.start < a.end
+
+
+def _keeps_longer_name(entity: Span, inside: list[Span]) -> bool:
+    """Whether a model span outranks the curated names inside it: it holds exactly one, and that
+    one is not a person inside some other kind of name ("Real Madrid" ⊃ "Madrid" is one club;
+    "NATO Jens Stoltenberg" or "Difesa Guido Crosetto" are names glued together)."""
+    return len(inside) == 1 and not (inside[0].label_ == "PER" and entity.label_ != "PER")
+
+
+@Language.component(MERGE_PIPE)
+def merge_gazetteer(doc: Doc) -> Doc:
+    """Merge the curated spans into doc.ents: a curated name replaces the model's spans it
+    overlaps, unless a longer model name contains it (`_keeps_longer_name`)."""
+    curated = filter_spans(doc.spans.get(GAZETTEER_SPANS, []))
+    entities = list(doc.ents)
+    outranked: set[tuple[int, int]] = set()
+    for entity in entities:
+        inside = [c for c in curated
+                  if entity.start <= c.start and c.end <= entity.end and len(entity) > len(c)]
+        if _keeps_longer_name(entity, inside):
+            outranked.add((inside[0].start, inside[0].end))
+    merged = [c for c in curated if (c.start, c.end) not in outranked]
+    if merged:
+        kept = [e for e in entities if not any(_overlaps(e, c) for c in merged)]
+        doc.ents = sorted([*kept, *merged], key=lambda e: e.start)
+    return doc
+
+
+_DATELINE_DATE = re.compile(r"\d{4}-\d{2}-\d{2}\b|\d{1,2}/\d{1,2}(/\d{2,4})?\b")
+_DASHES = frozenset({"-", "–", "—", "--"})
+
+
+def _is_caps_word(token: Token) -> bool:
+    text = token.text.rstrip(".")
+    return len(text) > 1 and text.isupper() and text.replace("'", "").replace("’", "").isalpha()
+
+
+def _line_starts(doc: Doc) -> Iterator[int]:
+    at_start = True
+    for token in doc:
+        if token.is_space:
+            at_start = at_start or "\n" in token.text
+            continue
+        if at_start:
+            yield token.i
+        at_start = "\n" in token.whitespace_
+
+
+def dateline_place(doc: Doc, start: int) -> list[Span]:
+    """LOC spans of the dateline opening the line at `start`: an all-caps place (with an optional
+    ", Region") followed by a date, an agency in brackets, a comma and a day, or a dash and
+    mixed-case text ("LONDON 1996-08-30", "MILWAUKEE , Wisconsin 1996-08-22", "ROMA - Il ...").
+    A headline ("SOCCER - JAPAN GET LUCKY WIN") is followed by capitals and is left alone."""
+    end = start
+    while end < len(doc) and end - start < 4 and _is_caps_word(doc[end]):
+        end += 1
+    if end == start or end >= len(doc):
+        return []
+    places = [Span(doc, start, end, label="LOC")]
+    after = end
+    if doc[after].text == "," and after + 1 < len(doc) and doc[after + 1].is_title:
+        region_end = after + 1
+        while region_end < len(doc) and doc[region_end].is_title and region_end - after <= 3:
+            region_end += 1
+        places.append(Span(doc, after + 1, region_end, label="LOC"))
+        after = region_end
+    if after >= len(doc):
+        return []
+    marker = doc[after]
+    following = doc[after + 1] if after + 1 < len(doc) else None
+    dated = bool(_DATELINE_DATE.match(doc.text, marker.idx))
+    bracketed = marker.text == "(" and following is not None and following.text[:1].isupper()
+    comma_day = marker.text == "," and following is not None and following.like_num
+    dashed = marker.text in _DASHES and following is not None and any(
+        c.islower() for c in following.text)
+    return places if dated or bracketed or comma_day or dashed else []
+
+
+@Language.component(DATELINES_PIPE)
+def tag_datelines(doc: Doc) -> Doc:
+    """Agency datelines: the place opening a line of copy is LOC, whatever the model said."""
+    found = [span for start in _line_starts(doc) for span in dateline_place(doc, start)]
+    if found:
+        kept = [e for e in doc.ents if not any(_overlaps(e, span) for span in found)]
+        doc.ents = sorted([*kept, *found], key=lambda e: e.start)
+    return doc
+
+
+def _surface(tokens: Span) -> tuple[str, ...]:
+    return tuple(token.lower_ for token in tokens)
+
+
+def _is_name(tokens: Span) -> bool:
+    """Worth spreading through a document: has a capital, is not a lone function word."""
+    stop = function_words(tokens.doc.lang_)
+    return any(c.isupper() for c in tokens.text) and not (
+        len(tokens) == 1 and (tokens[0].lower_ in stop or len(tokens.text) < 2))
+
+
+def _votes(entities: list[Span]) -> dict[tuple[str, ...], str]:
+    """The type each name has most often in a document (ties: the first mention's)."""
+    counts: dict[tuple[str, ...], Counter] = defaultdict(Counter)
+    for entity in entities:
+        counts[_surface(entity)][entity.label_] += 1
+    return {name: votes.most_common(1)[0][0] for name, votes in counts.items()}
+
+
+def _surnames(entities: list[Span]) -> set[str]:
+    """Last words of multi-word PER names (lower case)."""
+    return {e[-1].lower_ for e in entities
+            if e.label_ == "PER" and len(e) > 1 and e[-1].is_alpha and len(e[-1]) > 1}
+
+
+def _unmatched_occurrences(doc: Doc, names: dict[tuple[str, ...], str]) -> list[Span]:
+    """Spans outside any entity that spell a known name (any case) with a capital."""
+    taken = {token.i for entity in doc.ents for token in entity}
+    by_first: dict[str, list[tuple[str, ...]]] = defaultdict(list)
+    for name in sorted(names, key=len, reverse=True):
+        by_first[name[0]].append(name)
+    found, position = [], 0
+    while position < len(doc):
+        token = doc[position]
+        match = None
+        if position not in taken and token.text[:1].isupper():
+            for name in by_first.get(token.lower_, ()):
+                end = position + len(name)
+                if end <= len(doc) and _surface(doc[position:end]) == name and \
+                        not taken & set(range(position, end)):
+                    match = Span(doc, position, end, label=names[name])
+                    break
+        if match is not None:
+            found.append(match)
+            position = match.end
+        else:
+            position += 1
+    return found
+
+
+def _without_scores(entity: Span) -> Span | None:
+    """The span without numbers or punctuation at its edges ("Hampshire 232" in a results table),
+    or None when nothing is left."""
+    start, end = entity.start, entity.end
+    doc = entity.doc
+    while start < end and (doc[start].like_num or doc[start].is_punct):
+        start += 1
+    while start < end and (doc[end - 1].like_num or doc[end - 1].is_punct):
+        end -= 1
+    if start == end:
+        return None
+    if (start, end) == (entity.start, entity.end):
+        return entity
+    return Span(doc, start, end, label=entity.label_, span_id=entity.ent_id)
+
+
+@Language.component(CONSISTENCY_PIPE)
+def make_consistent(doc: Doc) -> Doc:
+    """One type per name within the document; surnames of people are people; missed
+    occurrences of a name found elsewhere in the document are added with its type."""
+    entities = [trimmed for e in doc.ents if (trimmed := _without_scores(e)) is not None]
+    if not entities:
+        doc.ents = []
+        return doc
+    labels = _votes(entities)
+    surnames = {(surname,) for surname in _surnames(entities)}
+    labels.update(dict.fromkeys(surnames, "PER"))
+    relabelled = [
+        e if labels[_surface(e)] == e.label_
+        else Span(doc, e.start, e.end, label=labels[_surface(e)], span_id=e.ent_id)
+        for e in entities
+    ]
+    doc.ents = relabelled
+    spread = {name: label for name, label in labels.items()
+              if name in surnames or _spreadable(name, relabelled)}
+    added = _unmatched_occurrences(doc, spread)
+    if added:
+        doc.ents = sorted([*relabelled, *added], key=lambda e: e.start)
+    return doc
+
+
+def _spreadable(name: tuple[str, ...], entities: list[Span]) -> bool:
+    """A name the model found (not MISC, whose members are often common adjectives)."""
+    example = next((e for e in entities if _surface(e) == name), None)
+    return example is not None and _is_name(example) and example.label_ != "MISC"
+
+
 # --- pipelines ----------------------------------------------------------------------------------
 
 
@@ -255,9 +460,14 @@ class Tagger:
     nlp: Language
 
 
-def _add_gazetteer(nlp: Language, before: str | None = None) -> None:
-    ruler = nlp.add_pipe("entity_ruler", name=GAZETTEER_PIPE, before=before)
+def _add_gazetteer(nlp: Language) -> None:
+    """The curated names as candidate spans (doc.spans), and the component merging them in."""
+    ruler = nlp.add_pipe(
+        "span_ruler", name=GAZETTEER_PIPE,
+        config={"spans_key": GAZETTEER_SPANS, "annotate_ents": False, "validate": False},
+    )
     ruler.add_patterns(ruler_patterns(nlp.lang))
+    nlp.add_pipe(MERGE_PIPE)
 
 
 def _keep_ner_only(nlp: Language) -> None:
@@ -298,10 +508,22 @@ def _rule_tagger(language: str) -> Tagger:
 
 
 def _bundled_tagger(path: Path) -> Tagger:
+    """A corpusflow model with the news rules after its ner (order: module docstring)."""
     nlp = spacy.load(path)
     _keep_ner_only(nlp)
-    _add_gazetteer(nlp, before="ner" if "ner" in nlp.pipe_names else None)
+    nlp.add_pipe(DATELINES_PIPE)
+    _add_gazetteer(nlp)
+    nlp.add_pipe(CONSISTENCY_PIPE)
     return Tagger(f"{_package_name(nlp)}+{_gazetteer_name(nlp.lang)}", nlp)
+
+
+def is_corpusflow_model(path: Path) -> bool:
+    """Whether a pipeline folder holds a model train_ner.py built (its meta.json says so)."""
+    try:
+        meta = json.loads((path / "meta.json").read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return False
+    return str(meta.get("name", "")).startswith(CORPUSFLOW_MODEL_PREFIX)
 
 
 def _named_tagger(model: str) -> Tagger:
@@ -314,6 +536,8 @@ def _named_tagger(model: str) -> Tagger:
 def load_tagger(language: str, model: str | None) -> Tagger:
     """The pipeline for a language code, loaded once per process (order: module docstring)."""
     if model:
+        if Path(model).is_dir() and is_corpusflow_model(Path(model)):
+            return _bundled_tagger(Path(model))
         if is_package(model) or Path(model).exists():
             return _named_tagger(model)
         logger.warning(

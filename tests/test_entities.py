@@ -179,7 +179,7 @@ def test_named_model_path_is_loaded_and_its_labels_mapped(tmp_path: Path) -> Non
     assert load_tagger("en", models["en"]).nlp.pipe_names == ["entity_ruler"]
 
 
-def test_bundled_trained_pipeline_gets_the_gazetteer_before_its_ner(
+def test_bundled_trained_pipeline_gets_the_news_rules_after_its_ner(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     nlp = spacy.blank("nl")
@@ -196,7 +196,9 @@ def test_bundled_trained_pipeline_gets_the_gazetteer_before_its_ner(
         mentions = tag_entities([("doc", "Vladimir Putin sprak in Parijs met Macron.", "nl")])
     finally:
         load_tagger.cache_clear()
-    assert tagger.nlp.pipe_names.index("corpusflow_gazetteer") < tagger.nlp.pipe_names.index("ner")
+    assert tagger.nlp.pipe_names == [
+        "ner", "corpusflow_datelines", "corpusflow_gazetteer", "corpusflow_gazetteer_merge",
+        "corpusflow_document_consistency"]
     assert tagger.name == f"nl_corpusflow_test@0.1.0+corpusflow-gazetteer-nl@{GAZETTEER_VERSION}"
     assert {("Vladimir Putin", "PER", "vladimir_putin"), ("Macron", "PER", "emmanuel_macron")} \
         <= set(found(mentions))
