@@ -2,7 +2,8 @@
 
 Scores what a user's documents get: `tasks.entities.tag_entities`, the pipeline's own entity stage
 (model, dateline rule, gazetteer, document consistency, span trimming), on gold tokens joined by
-single spaces, PER / ORG / LOC (gold MISC and predicted MISC are left out):
+single spaces (none after an elision such as Italian "l'", as printed), PER / ORG / LOC (gold
+MISC and predicted MISC are left out):
 
 - the news dev sets (the yardstick): CoNLL-2003 English valid, tagged one document at a time with
   its sentences joined by newlines; KIND Italian Wikinews `WN_dev`, one sentence at a time;
@@ -257,19 +258,28 @@ class Unit:
     words: int
 
 
+def _glued(token: str) -> bool:
+    """An elided article or preposition, printed against the next word ("l'Italia", "dell'")."""
+    return len(token) > 1 and token[-1] in "'’" and token[:-1].isalpha()
+
+
 def build_unit(unit_id: str, sentences: list[tuple[list[str], list[str]]]) -> Unit:
-    """Gold tokens joined by spaces, sentences by newlines; token spans become char spans."""
+    """Gold tokens joined by spaces (none after an elision, as printed), sentences by newlines;
+    token spans become character spans."""
     lines, gold, offset, words = [], set(), 0, 0
     for tokens, tags in sentences:
-        starts, position = [], offset
+        starts, parts, position = [], [], offset
         for token in tokens:
             starts.append(position)
-            position += len(token) + 1
+            separator = "" if _glued(token) else " "
+            parts.append(token + separator)
+            position += len(token) + len(separator)
         for start, end, label in tags_to_spans(tags):
             if label in LABELS:
                 gold.add((starts[start], starts[end - 1] + len(tokens[end - 1]), label))
-        lines.append(" ".join(tokens))
-        offset = position
+        line = "".join(parts).rstrip(" ")
+        lines.append(line)
+        offset += len(line) + 1
         words += len(tokens)
     return Unit(unit_id, "\n".join(lines), gold, words)
 

@@ -79,12 +79,12 @@ def command_run(args: argparse.Namespace) -> int:
 
 
 def run_with_progress(run: Callable[[], Any], db_path: Path) -> Any:
-    """Run a flow in a thread while a progress bar follows its committed batches. The bar reads
-    the warehouse from this process, which DuckDB allows beside the flow's own connections."""
+    """Run a flow in a thread while a progress bar follows its committed batches. The bar never
+    opens the warehouse (a second connection in the writer's process can collide with it): it
+    reads the progress file the writer publishes beside it (warehouse/progress.py)."""
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TimeElapsedColumn
 
-    from warehouse.connection import open_database
-    from warehouse.queries import run_progress
+    from warehouse.progress import read_progress
 
     outcome: dict[str, Any] = {}
     since = dt.datetime.now(dt.UTC).replace(tzinfo=None) - dt.timedelta(seconds=1)
@@ -102,14 +102,9 @@ def run_with_progress(run: Callable[[], Any], db_path: Path) -> Any:
         worker.start()
         while worker.is_alive():
             worker.join(0.5)
-            if db_path.exists():
-                con = open_database(db_path, timeout_s=1)
-                try:
-                    state = run_progress(con, since)
-                finally:
-                    con.close()
-                if state:
-                    progress.update(bar, completed=state[0], total=state[1])
+            state = read_progress(db_path, since)
+            if state:
+                progress.update(bar, completed=state[0], total=state[1])
     if "error" in outcome:
         raise outcome["error"]
     return outcome["value"]

@@ -197,6 +197,7 @@ def discover_stage(patterns: list[str], run_id: str) -> Discovery:
     """List the inbox and keep the files that are new or changed since the last run."""
     from warehouse.connection import writer
     from warehouse.load import record_discovery
+    from warehouse.progress import publish_progress
     from warehouse.queries import known_file_sources
     from warehouse.settings import get_settings
 
@@ -204,5 +205,6 @@ def discover_stage(patterns: list[str], run_id: str) -> Discovery:
     with writer(settings.db_path, settings.lock_timeout_s) as con:
         found = discover(patterns, known_file_sources(con))
         record_discovery(con, run_id, found.seen, found.unchanged)
+        publish_progress(con, settings.db_path, run_id)
     get_run_logger().info("%d files seen, %d unchanged", found.seen, found.unchanged)
     return found

@@ -598,7 +598,7 @@ def without_function_words(entity: Span, text: str) -> Span | None:
             start += 1
     while start < end and entity.doc[end - 1].lower_ in stop:
         end -= 1
-    if start == end or not entity.doc[start].text[:1].isupper():
+    if start == end:
         return None
     if (start, end) == (entity.start, entity.end):
         return entity

@@ -112,11 +112,14 @@ def load_stage(
     """Write the batch in one transaction; False when the ledger shows it was written already."""
     from warehouse.connection import writer
     from warehouse.load import load_batch
+    from warehouse.progress import publish_progress
     from warehouse.settings import get_settings
 
     settings = get_settings()
     with writer(settings.db_path, settings.lock_timeout_s) as con:
-        return load_batch(con, build_batch(run_id, outcomes, split, near, tagged.mentions))
+        loaded = load_batch(con, build_batch(run_id, outcomes, split, near, tagged.mentions))
+        publish_progress(con, settings.db_path, run_id)
+        return loaded
 
 
 @task(name="load-discovery", cache_policy=NO_CACHE)

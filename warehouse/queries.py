@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import datetime as dt
 from typing import Any
 
 import duckdb
@@ -175,16 +174,3 @@ def url_validators(con: duckdb.DuckDBPyConnection, urls: list[str]) -> dict[str,
 def known_urls(con: duckdb.DuckDBPyConnection) -> list[str]:
     """Locators of the URL sources already processed (their canonical URLs)."""
     return [row[0] for row in con.execute("select locator from sources where kind = 'url'").fetchall()]
-
-
-def run_progress(con: duckdb.DuckDBPyConnection, since: dt.datetime) -> tuple[int, int] | None:
-    """(files read so far, files to read) of the newest run started after `since`, once its
-    discovery is recorded; None before that."""
-    row = con.execute(
-        "select r.files_seen - r.files_unchanged,"
-        " (select coalesce(sum(files), 0) from load_batches b where b.run_id = r.run_id)"
-        " from runs r where r.started_at >= ? and r.files_seen is not null"
-        " order by r.started_at desc limit 1",
-        [since],
-    ).fetchone()
-    return None if row is None else (int(row[1]), int(row[0]))
