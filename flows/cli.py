@@ -16,6 +16,9 @@ from pathlib import Path
 # Before prefect is imported: offline, its telemetry only produces errors.
 os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
 os.environ.setdefault("DO_NOT_TRACK", "1")
+# A run outside a server starts a temporary one; Prefect gives it 20 s, which a busy 2-core
+# machine exceeds on a first run (it migrates a new database): 32-33 s were measured.
+os.environ.setdefault("PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS", "180")
 
 from rich.console import Console  # noqa: E402
 from rich.table import Table  # noqa: E402

@@ -418,11 +418,39 @@ def _without_scores(entity: Span) -> Span | None:
     return Span(doc, start, end, label=entity.label_, span_id=entity.ent_id)
 
 
+def _attached(left: Token, right: Token) -> bool:
+    return left.whitespace_ == "" and left.i + 1 == right.i
+
+
+def _hyphenated_whole(entity: Span, taken: set[int]) -> Span:
+    """A person's or organisation's name over the hyphens spaCy splits at ("Jean-" + "Michel
+    Monin", "Tyler" + "-Sharman", "Mercedes" + "-Benz"); places are left alone, since
+    "Russia-Ukraine" is two of them."""
+    if entity.label_ not in ("PER", "ORG"):
+        return entity
+    doc, start, end = entity.doc, entity.start, entity.end
+    while (start >= 2 and doc[start - 1].text == "-" and doc[start - 2].is_alpha
+           and _attached(doc[start - 2], doc[start - 1]) and _attached(doc[start - 1], doc[start])
+           and not {start - 2, start - 1} & taken):
+        start -= 2
+    while (end + 1 < len(doc) and doc[end].text == "-" and doc[end + 1].is_alpha
+           and _attached(doc[end - 1], doc[end]) and _attached(doc[end], doc[end + 1])
+           and not {end, end + 1} & taken):
+        end += 2
+    if (start, end) == (entity.start, entity.end):
+        return entity
+    return Span(doc, start, end, label=entity.label_, span_id=entity.ent_id)
+
+
 @Language.component(CONSISTENCY_PIPE)
 def make_consistent(doc: Doc) -> Doc:
     """One type per name within the document; surnames of people are people; missed
     occurrences of a name found elsewhere in the document are added with its type."""
     entities = [trimmed for e in doc.ents if (trimmed := _without_scores(e)) is not None]
+    taken = {token for e in entities for token in range(e.start, e.end)}
+    for index, entity in enumerate(entities):
+        entities[index] = _hyphenated_whole(entity, taken)
+        taken.update(range(entities[index].start, entities[index].end))
     if not entities:
         doc.ents = []
         return doc
