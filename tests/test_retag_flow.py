@@ -12,7 +12,7 @@ import spacy
 from flows.ingest_files import ingest_files
 from flows.params import IngestFilesParams
 from flows.retag import RetagParams, retag_entities
-from tasks.entities import tagger_name
+from tasks.entities import GAZETTEER_VERSION, tagger_name
 
 pytestmark = pytest.mark.usefixtures("prefect_server")
 
@@ -56,3 +56,25 @@ def test_retag_replaces_mentions_and_leaves_documents(
     assert rows(db_path, "select m.* from mentions m join documents using (doc_id)"
                 " where language = 'it' order by all") == italian
     assert rows(db_path, "select * exclude (created_at) from documents order by doc_id") == documents
+
+
+def test_upgrade_retags_every_document_with_the_bundled_models(
+    db_path: Path, inbox: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """What a user does after pulling new bundled models: `corpus retag` with no options. A
+    warehouse tagged by an older corpusflow model ends with only the new taggers' mentions."""
+    old = spacy.blank("en")
+    old.meta.update(name="corpusflow_ner_en", version="0.9.0")
+    old.add_pipe("entity_ruler").add_patterns([{"label": "LOC", "pattern": "Moscow"}])
+    old.to_disk(tmp_path / "old-en")
+    monkeypatch.setenv("CORPUSFLOW_NER_MODELS", json.dumps({"en": str(tmp_path / "old-en")}))
+    ingest_files(IngestFilesParams(inbox=[str(inbox)]))
+    assert (f"en_corpusflow_ner_en@0.9.0+corpusflow-gazetteer-en@{GAZETTEER_VERSION}",) in rows(
+        db_path, "select distinct tagger from mentions")
+
+    monkeypatch.delenv("CORPUSFLOW_NER_MODELS")
+    retag_entities(RetagParams())
+    taggers = {t for (t,) in rows(db_path, "select distinct tagger from mentions")}
+    assert taggers == {tagger_name("en"), tagger_name("it")}
+    assert rows(db_path, "select count(*) from mentions m join documents using (doc_id)"
+                " where language = 'en' and m.label = 'PER'")[0][0] > 0

@@ -158,8 +158,9 @@ LABELS_ALWAYS = ("PER", "ORG", "LOC")
 MODEL_VERSIONS = {"en": "2.0.0", "it": "2.0.0"}
 
 # Languages whose model gets word-class features (tasks/ner_features.py) from spaCy's lookups
-# data: Brown clusters and word frequencies exist there for English only.
-WORD_CLASSES = {"en"}
+# data, and the language of the tables: Brown clusters and word frequencies exist there for
+# English only (`--word-classes en` tries them on Italian: names are shared across languages).
+WORD_CLASSES = {"en": "en"}
 FREQ_FLOOR = -17.0  # log-probability below which a form counts as rare (bin 0): keeps 164k forms
 WORD_CLASS_EMBED = {
     "@architectures": "corpusflow.WordClassHashEmbed.v1",
@@ -332,7 +333,7 @@ def cmd_convert(langs: list[str], only_mix: str | None = None) -> None:
 # --------------------------------------------------------------------------- training
 
 
-def word_class_tables(lang: str) -> Path:
+def word_class_tables(lang: str, source: str) -> Path:
     """Write the cluster and frequency tables for `lang` (from spacy-lookups-data, installed by
     `pip install spacy-lookups-data==1.0.5`, the `training` extra) to
     training/corpus/<lang>/word_classes.json."""
@@ -343,20 +344,20 @@ def word_class_tables(lang: str) -> Path:
     except ImportError:
         sys.exit("train_ner: word classes need: .venv/bin/pip install spacy-lookups-data==1.0.5")
     data = Path(spacy_lookups_data.__file__).parent / "data"
-    with gzip.open(data / f"{lang}_lexeme_prob.json.gz", "rt", encoding="utf-8") as fh:
+    with gzip.open(data / f"{source}_lexeme_prob.json.gz", "rt", encoding="utf-8") as fh:
         freqs = {w: max(1, int(-p) - 2) for w, p in json.load(fh).items() if p >= FREQ_FLOOR}
     # Rare forms keep no cluster either: it halves the table (190k -> 75k forms, 2.5 MB in the
     # model) and scored the same on the held-out part (micro F1 0.805 against 0.802).
-    with gzip.open(data / f"{lang}_lexeme_cluster.json.gz", "rt", encoding="utf-8") as fh:
+    with gzip.open(data / f"{source}_lexeme_cluster.json.gz", "rt", encoding="utf-8") as fh:
         clusters = {w: c for w, c in json.load(fh).items() if c and w in freqs}
-    out = CORPUS / lang / "word_classes.json"
+    out = CORPUS / lang / f"word_classes-{source}.json"
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text(json.dumps({"clusters": clusters, "freqs": freqs}, ensure_ascii=False))
-    print(f"[word classes] {lang}: {len(clusters)} clusters, {len(freqs)} frequency bins -> {out}")
+    print(f"[word classes] {lang} ({source} tables): {len(clusters)} clusters, {len(freqs)} frequency bins -> {out}")
     return out
 
 
-def config_for(lang: str) -> Path:
+def config_for(lang: str, tag: str = "") -> Path:
     """config.cfg, with the word-class embedding swapped in for languages in WORD_CLASSES."""
     if lang not in WORD_CLASSES:
         return CONFIG
@@ -366,9 +367,9 @@ def config_for(lang: str) -> Path:
     config["components"]["tok2vec"]["model"]["embed"] = dict(WORD_CLASS_EMBED)
     config["initialize"]["before_init"] = {
         "@callbacks": "corpusflow.add_word_classes.v1",
-        "path": str(word_class_tables(lang)),
+        "path": str(word_class_tables(lang, WORD_CLASSES[lang])),
     }
-    path = CORPUS / lang / "config.cfg"
+    path = CORPUS / lang / f"config{'-' + tag if tag else ''}.cfg"
     config.to_disk(path)
     return path
 
@@ -395,7 +396,7 @@ def cmd_train(lang: str, mix: str, max_steps: int | None, seed: int = 0,
     overrides.update(extra or {})
     t0 = time.time()
     print(f"[train] {lang} {mix} -> {out}", flush=True)
-    train(config_for(lang), out, overrides=overrides)
+    train(config_for(lang, tag), out, overrides=overrides)
     minutes = (time.time() - t0) / 60
     (out / "train_time.txt").write_text(f"{minutes:.1f} min\n")
     for model in ("model-best", "model-last"):
@@ -544,6 +545,8 @@ def main(argv=None) -> int:
     p.add_argument("--set", action="append", default=[], metavar="KEY=JSON",
                    help="extra config override, e.g. training.dropout=0.2 (experiments)")
     p.add_argument("--tag", default="", help="suffix for the output folder (experiments)")
+    p.add_argument("--word-classes", metavar="LANG",
+                   help="word-class tables of this language (experiments; en has them)")
     p = sub.add_parser("pretrain")
     p.add_argument("--lang", choices=["en", "it"], required=True)
     p.add_argument("--mix", required=True)
@@ -562,6 +565,8 @@ def main(argv=None) -> int:
     if args.cmd == "convert":
         cmd_convert(args.lang or ["en", "it"])
     elif args.cmd == "train":
+        if args.word_classes:
+            WORD_CLASSES[args.lang] = args.word_classes
         extra = {k: json.loads(v) for k, v in (kv.split("=", 1) for kv in args.set)}
         out = cmd_train(args.lang, args.mix, args.max_steps, args.seed, extra, args.tag)
         heldout_score(out / "model-best", args.lang)
