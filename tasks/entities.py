@@ -269,8 +269,13 @@ def _overlaps(a: Span, b: Span) -> bool:
 def _keeps_longer_name(entity: Span, inside: list[Span]) -> bool:
     """Whether a model span outranks the curated names inside it: it holds exactly one, and that
     one is not a person inside some other kind of name ("Real Madrid" ⊃ "Madrid" is one club;
-    "NATO Jens Stoltenberg" or "Difesa Guido Crosetto" are names glued together)."""
-    return len(inside) == 1 and not (inside[0].label_ == "PER" and entity.label_ != "PER")
+    "NATO Jens Stoltenberg" or "Difesa Guido Crosetto" are names glued together), and the model
+    added more than function words and punctuation to it ("il Cremlino" is still "Cremlino")."""
+    if len(inside) != 1 or (inside[0].label_ == "PER" and entity.label_ != "PER"):
+        return False
+    stop = function_words(entity.doc.lang_)
+    extra = [t for t in entity if not inside[0].start <= t.i < inside[0].end]
+    return not all(t.is_punct or t.lower_ in stop for t in extra)
 
 
 @Language.component(MERGE_PIPE)
