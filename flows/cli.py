@@ -270,9 +270,19 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+# Exit status of a command that gave up waiting for a warehouse another run holds.
+EXIT_WAREHOUSE_BUSY = 3
+
+
 def main(argv: list[str] | None = None) -> int:
+    from warehouse.lock import WarehouseBusy
+
     args = build_parser().parse_args(argv)
-    return args.handler(args)
+    try:
+        return args.handler(args)
+    except WarehouseBusy as busy:
+        console.print(f"[red]{busy}[/red]", highlight=False)
+        return EXIT_WAREHOUSE_BUSY
 
 
 if __name__ == "__main__":

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from prefect import flow
 from prefect.futures import PrefectFuture
+from prefect.runtime import flow_run
 from prefect.utilities.annotations import opaque
 
 from flows.params import IngestFilesParams
@@ -22,24 +23,26 @@ from tasks.load import load_stage
 from tasks.near_dup import near_dup_stage
 from tasks.parse import parse_stage
 from tasks.report import RunReport, begin_run_stage, publish_snapshot_stage, report_stage
+from warehouse.lock import hold_warehouse
 from warehouse.records import Candidate
 
 
 @flow(name="ingest-files", log_prints=True, task_runner=task_runner())
 def ingest_files(params: IngestFilesParams = IngestFilesParams()) -> RunReport:
     """Ingest new and changed article files from the inbox into the warehouse."""
-    share_server_with_workers()
-    run_id = begin_run_stage("ingest-files", params.model_dump())
-    sync_aliases_stage()
-    found = discover_stage(params.inbox, run_id)
-    for wave in in_waves(found.candidates, params.batch_size, batches_in_flight()):
-        analysed = [analyse(batch, found.known_hashes_of(batch)) for batch in wave]
-        for outcomes, documents, mentions in analysed:
-            write(run_id, outcomes, documents, mentions)
-        forget_loaded_results()
-    report = report_stage(run_id, found.seen, found.unchanged)
-    publish_snapshot_stage()
-    return report
+    with hold_warehouse(str(flow_run.id)):
+        share_server_with_workers()
+        run_id = begin_run_stage("ingest-files", params.model_dump())
+        sync_aliases_stage()
+        found = discover_stage(params.inbox, run_id)
+        for wave in in_waves(found.candidates, params.batch_size, batches_in_flight()):
+            analysed = [analyse(batch, found.known_hashes_of(batch)) for batch in wave]
+            for outcomes, documents, mentions in analysed:
+                write(run_id, outcomes, documents, mentions)
+            forget_loaded_results()
+        report = report_stage(run_id, found.seen, found.unchanged)
+        publish_snapshot_stage()
+        return report
 
 
 def analyse(batch: list[Candidate], known_hashes: dict[str, str]) -> tuple[PrefectFuture, ...]:

@@ -105,11 +105,17 @@ def begin_run_stage(flow_name: str, parameters: dict) -> str:
     from warehouse.connection import writer
     from warehouse.load import begin_run
     from warehouse.settings import get_settings
+    from warehouse.snapshot import remove_partial_copies, snapshot_path_for
 
     settings = get_settings()
     run_id = str(flow_run.id)
     with writer(settings.db_path, settings.lock_timeout_s) as con:
-        begin_run(con, run_id, flow_name, parameters)
+        crashed = begin_run(con, run_id, flow_name, parameters)
+    leftovers = remove_partial_copies(snapshot_path_for(settings.db_path))
+    if crashed or leftovers:
+        get_run_logger().warning(
+            "earlier runs that never finished, now marked crashed: %s; partial snapshot copies"
+            " removed: %d", ", ".join(crashed) or "none", len(leftovers))
     return run_id
 
 

@@ -459,6 +459,12 @@ def test_sigkill_at_random_points_then_rerun_matches_an_uninterrupted_run(
             pytest.fail(report(f"chain {chain}: the re-run failed ({code}):\n{child.tail()}"))
         if diffs := warehouse_diff(reference, db, complete=True):
             pytest.fail(report(f"chain {chain} differs from the uninterrupted run:", *diffs))
+        with duckdb.connect(str(db), read_only=True) as con:
+            statuses = dict(con.execute("select status, count(*) from runs group by all").fetchall())
+        # The killed runs that had started are marked crashed by the next run; none stays running.
+        assert "running" not in statuses and 1 <= statuses.get("crashed", 0) <= KILLS_PER_CHAIN, \
+            report(f"chain {chain}: run statuses {statuses}")
+        assert not list(db.parent.glob(".*.partial")), report(f"chain {chain}: partial copies left")
 
     landed = Counter(stage for t in trials for stage in set(t.landed) & set(STAGES))
     print(report(f"\nkills that landed in each stage: {dict(landed)}"))

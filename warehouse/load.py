@@ -134,13 +134,21 @@ def _write_batch(con: duckdb.DuckDBPyConnection, batch: Batch, now: dt.datetime)
     )
 
 
-def begin_run(con: duckdb.DuckDBPyConnection, run_id: str, flow: str, parameters: dict) -> None:
-    """Record a run as started (a re-started run with the same id keeps its first start)."""
+def begin_run(
+    con: duckdb.DuckDBPyConnection, run_id: str, flow: str, parameters: dict
+) -> list[str]:
+    """Record a run as started (a re-started run with the same id keeps its first start), and
+    mark any other run still `running` as `crashed`: the caller holds the run lock
+    (warehouse/lock.py), so no other run can be going. Returns the ids so marked."""
+    crashed = [run for (run,) in con.execute(
+        "update runs set status = 'crashed', finished_at = current_timestamp"
+        " where status = 'running' and run_id <> ? returning run_id", [run_id]).fetchall()]
     con.execute(
         "insert into runs (run_id, flow, started_at, status, parameters)"
         " values (?, ?, current_timestamp, 'running', ?) on conflict do nothing",
         [run_id, flow, json.dumps(parameters, default=str)],
     )
+    return crashed
 
 
 def finish_run(

@@ -33,6 +33,14 @@ def publish_snapshot(con: duckdb.DuckDBPyConnection, live: Path, target: Path) -
     return target
 
 
+def remove_partial_copies(target: Path) -> list[Path]:
+    """Delete the temporary copies a run killed mid-copy left beside `target`."""
+    leftovers = list(target.parent.glob(f".{target.name}.*.partial"))
+    for path in leftovers:
+        path.unlink(missing_ok=True)
+    return leftovers
+
+
 def readable_path(live: Path) -> Path:
     """The file an analyst should open: the snapshot when there is one, else the live file."""
     snapshot = snapshot_path_for(live)
