@@ -138,30 +138,106 @@ def _analyst_database(args: argparse.Namespace) -> Path | None:
     return path
 
 
-def _print_query(path: Path, sql: str) -> None:
-    from warehouse.connection import reader
-    from warehouse.queries import run_query
+FORMATS = ("table", "csv", "json", "markdown")
 
-    with reader(path) as con:  # opened per query, so each one sees the newest snapshot
-        columns, rows = run_query(con, sql)
-    console.print(_table("", columns, rows, justify_last=False))
+
+def _cell(value: Any) -> str:
+    return "NULL" if value is None else str(value)
+
+
+def render_result(columns: list[str], rows: list[tuple], fmt: str) -> str:
+    """One statement's result as text: a table for people, csv/json for programs (no
+    truncation), or a markdown table."""
+    import csv
+    import io
+
+    if fmt == "csv":
+        out = io.StringIO()
+        writer = csv.writer(out, lineterminator="\n")
+        writer.writerow(columns)
+        writer.writerows(["" if v is None else v for v in row] for row in rows)
+        return out.getvalue().rstrip("\n")
+    if fmt == "json":
+        return json.dumps([dict(zip(columns, row, strict=True)) for row in rows],
+                          default=str, ensure_ascii=False)
+    if fmt == "markdown":
+        def line(cells: list[str]) -> str:
+            return "| " + " | ".join(c.replace("|", "\\|") for c in cells) + " |"
+        return "\n".join([line(columns), line(["---"] * len(columns)),
+                          *(line([_cell(v) for v in row]) for row in rows)])
+    out = io.StringIO()
+    Console(file=out, width=10_000, color_system=None).print(
+        _table("", columns, [[_cell(v) for v in row] for row in rows], justify_last=False))
+    return "\n".join(part.rstrip() for part in out.getvalue().rstrip("\n").split("\n"))
+
+
+def run_sql(path: Path, sql: str, fmt: str) -> int:
+    """Run an analyst's statements on a sandboxed read-only session and print each result;
+    a SQL error prints DuckDB's own message and gives exit status 1."""
+    import duckdb
+
+    from warehouse.connection import analyst_session
+    from warehouse.queries import run_script
+
+    try:
+        with analyst_session(path) as con:  # opened per call: each sees the newest snapshot
+            results = run_script(con, sql)
+    except duckdb.Error as error:
+        print(f"Error: {error}", file=sys.stderr)
+        return 1
+    for _, columns, rows in results:
+        if columns:
+            print(render_result(columns, rows, fmt))
+    return 0
 
 
 def command_sql(args: argparse.Namespace) -> int:
     path = _analyst_database(args)
     if path is None:
         return 1
-    _print_query(path, args.query)
+    return run_sql(path, args.query, args.format)
+
+
+SHELL_HELP = """.tables            tables and views
+.schema NAME       the columns of a table or view
+.mode FORMAT       table, csv, json or markdown
+.help              this text
+.quit              leave (or Ctrl-D)
+SQL statements end with ';' and may span lines."""
+
+
+def shell_command(path: Path, line: str, state: dict) -> int | None:
+    """Run one dot-command; None means quit."""
+    name, _, argument = line.strip().partition(" ")
+    argument = argument.strip()
+    if name in (".quit", ".exit"):
+        return None
+    if name == ".help":
+        print(SHELL_HELP)
+    elif name == ".tables":
+        run_sql(path, "select table_name from information_schema.tables order by 1", "table")
+    elif name == ".schema" and argument:
+        quoted = argument.replace("'", "''")
+        run_sql(path, "select column_name, data_type from information_schema.columns"
+                f" where table_name = '{quoted}' order by ordinal_position", "table")
+    elif name == ".mode" and argument in FORMATS:
+        state["mode"] = argument
+    else:
+        print(f"unknown command or missing argument: {line.strip()} (try .help)", file=sys.stderr)
     return 0
 
 
 def command_shell(args: argparse.Namespace) -> int:
-    import duckdb
-
+    try:
+        import readline  # noqa: F401  (line editing and history for input())
+    except ImportError:
+        pass
     path = _analyst_database(args)
     if path is None:
         return 1
-    console.print(f"read-only SQL on {path}; end a statement with ';', quit with Ctrl-D")
+    console.print(f"read-only SQL on {path}; end a statement with ';', .help for commands,"
+                  " quit with Ctrl-D")
+    state = {"mode": args.format}
     statement = ""
     while True:
         try:
@@ -169,12 +245,13 @@ def command_shell(args: argparse.Namespace) -> int:
         except (EOFError, KeyboardInterrupt):
             console.print()
             return 0
+        if not statement and line.strip().startswith("."):
+            if shell_command(path, line, state) is None:
+                return 0
+            continue
         statement += line + "\n"
         if statement.strip().endswith(";"):
-            try:
-                _print_query(path, statement)
-            except duckdb.Error as error:
-                console.print(f"[red]{error}[/red]")
+            run_sql(path, statement, state["mode"])
             statement = ""
 
 
@@ -238,10 +315,12 @@ def build_parser() -> argparse.ArgumentParser:
     fetch.add_argument("--batch-size", type=int, default=100, help="pages per batch")
     fetch.set_defaults(handler=command_fetch)
     sql = commands.add_parser(
-        "sql", help="run a read-only SQL query on the analysts' snapshot of the warehouse")
-    sql.add_argument("query")
+        "sql", help="run read-only SQL statements on the analysts' snapshot of the warehouse")
+    sql.add_argument("query", help="one or more statements separated by ';'")
     shell = commands.add_parser("shell", help="an interactive read-only SQL prompt (snapshot)")
     for command, handler in ((sql, command_sql), (shell, command_shell)):
+        command.add_argument("--format", choices=FORMATS, default="table",
+                             help="output format (csv and json are never truncated)")
         command.add_argument("--db", type=Path, help="the live warehouse file (default: setting)")
         command.add_argument("--live", action="store_true",
                              help="read the live file instead of the snapshot (waits for runs)")

@@ -63,3 +63,34 @@ def reader(path: Path, timeout_s: float = 30.0) -> Iterator[duckdb.DuckDBPyConne
         yield con
     finally:
         con.close()
+
+
+# An analyst's session may read the warehouse and nothing else: no file system access at all
+# (COPY ... TO, EXPORT DATABASE, ATTACH, read_csv of any file, INSTALL), no extension
+# autoloading, and the configuration locked so SQL cannot undo it.
+SANDBOX = {
+    "enable_external_access": False,
+    "autoload_known_extensions": False,
+    "autoinstall_known_extensions": False,
+    "lock_configuration": True,
+}
+
+
+@contextmanager
+def analyst_session(path: Path, timeout_s: float = 30.0) -> Iterator[duckdb.DuckDBPyConnection]:
+    """A read-only, sandboxed connection (SANDBOX) for `corpus sql` and `corpus shell`."""
+    path = Path(path)
+    deadline = time.monotonic() + timeout_s
+    config = {"memory_limit": get_settings().duckdb_memory_limit, **SANDBOX}
+    while True:
+        try:
+            con = duckdb.connect(str(path), read_only=True, config=config)
+            break
+        except duckdb.IOException as error:
+            if not is_lock_error(error) or time.monotonic() > deadline:
+                raise
+            time.sleep(0.2)
+    try:
+        yield con
+    finally:
+        con.close()

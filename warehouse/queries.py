@@ -94,6 +94,15 @@ def run_query(con: duckdb.DuckDBPyConnection, sql: str) -> tuple[list[str], list
     return columns, cursor.fetchall()
 
 
+def run_script(
+    con: duckdb.DuckDBPyConnection, sql: str
+) -> list[tuple[str, list[str], list[tuple[Any, ...]]]]:
+    """(statement, columns, rows) for each statement of an analyst's script, in order; the
+    first failing statement raises duckdb.Error."""
+    return [(statement.query, *run_query(con, statement.query))
+            for statement in con.extract_statements(sql)]
+
+
 
 def band_candidates(con: duckdb.DuckDBPyConnection, keys: list[BandKey]) -> list[tuple[str, str]]:
     """(new doc_id, stored doc_id) pairs that share at least one LSH band key."""
