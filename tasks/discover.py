@@ -108,6 +108,8 @@ def list_inbox(patterns: Iterable[str]) -> list[tuple[str, str]]:
         pattern = os.path.expanduser(pattern)
         folder = os.path.isdir(pattern)
         base = pattern if folder else inbox_base(pattern)
+        if not os.path.exists(base):  # a typo or an unmounted disk, not an empty inbox
+            raise FileNotFoundError(f"inbox {pattern!r} does not exist ({base!r} not found)")
         root = os.path.realpath(base)
         for path in _walk(pattern) if folder else _glob(pattern, base):
             if _is_input(path, root):

@@ -503,6 +503,8 @@ def discover_urls_stage(
     from warehouse.settings import get_settings
 
     settings = get_settings()
+    if url_file and not Path(url_file).is_file():
+        raise FileNotFoundError(f"URL list {url_file!r} does not exist")
     listed = [*urls, *(read_url_list(Path(url_file).read_text(encoding="utf-8")) if url_file else [])]
     with writer(settings.db_path, settings.lock_timeout_s) as con:
         known = queries.known_urls(con)

@@ -85,3 +85,12 @@ def test_a_second_holder_waits_then_gives_up_with_the_holders_name(tmp_path: Pat
     first.join()
     with run_lock(db, "third-run", timeout_s=1):  # released on exit: free again at once
         assert holder(db)["run"] == "third-run"
+
+
+def test_a_missing_inbox_fails_the_run_with_its_name(db_path: Path, tmp_path: Path) -> None:
+    missing = tmp_path / "no-such-folder"
+    with pytest.raises(FileNotFoundError, match="no-such-folder.*does not exist"):
+        ingest_files(IngestFilesParams(inbox=[str(missing)]))
+    with pytest.raises(FileNotFoundError, match="does not exist"):
+        ingest_files(IngestFilesParams(inbox=[str(missing / "*.txt")]))
+    assert query(db_path, "select status, count(*) from runs group by all") == [("failed", 2)]

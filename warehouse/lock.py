@@ -95,10 +95,26 @@ def _acquire(fd: int, db_path: Path, timeout_s: float) -> None:
 
 
 @contextmanager
-def hold_warehouse(owner: str) -> Iterator[None]:
-    """The run lock of the warehouse the settings name, with the settings' timeout."""
+def hold_warehouse(run_id: str) -> Iterator[None]:
+    """The run lock of the warehouse the settings name, with the settings' timeout. A run that
+    fails inside it is marked `failed` in `runs` before the lock is released."""
     from warehouse.settings import get_settings
 
     settings = get_settings()
-    with run_lock(settings.db_path, owner, settings.lock_timeout_s):
-        yield
+    with run_lock(settings.db_path, run_id, settings.lock_timeout_s):
+        try:
+            yield
+        except BaseException:
+            _mark_failed(settings.db_path, run_id, settings.lock_timeout_s)
+            raise
+
+
+def _mark_failed(db_path: Path, run_id: str, timeout_s: float) -> None:
+    from warehouse.connection import writer
+
+    try:
+        with writer(db_path, timeout_s) as con:
+            con.execute("update runs set status = 'failed', finished_at = current_timestamp"
+                        " where run_id = ? and status = 'running'", [run_id])
+    except Exception as error:  # the run's own error matters more; the next run marks it crashed
+        log.warning("could not mark run %s failed: %s", run_id, error)
