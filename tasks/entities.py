@@ -329,6 +329,8 @@ def dateline_place(doc: Doc, start: int) -> list[Span]:
         return []
     places = [Span(doc, start, end, label="LOC")]
     after = end
+    if _dateline_marker(doc, after):
+        return places
     if doc[after].text == "," and after + 1 < len(doc) and doc[after + 1].is_title:
         region_end = after + 1
         while region_end < len(doc) and doc[region_end].is_title and region_end - after <= 3:
@@ -337,14 +339,26 @@ def dateline_place(doc: Doc, start: int) -> list[Span]:
         after = region_end
     if after >= len(doc):
         return []
-    marker = doc[after]
-    following = doc[after + 1] if after + 1 < len(doc) else None
-    dated = bool(_DATELINE_DATE.match(doc.text, marker.idx))
-    bracketed = marker.text == "(" and following is not None and following.text[:1].isupper()
-    comma_day = marker.text == "," and following is not None and following.like_num
-    dashed = marker.text in _DASHES and following is not None and any(
-        c.islower() for c in following.text)
-    return places if dated or bracketed or comma_day or dashed else []
+    return places if _dateline_marker(doc, after) else []
+
+
+def _is_day(token: Token) -> bool:
+    return token.text.isdigit() and len(token.text) <= 2
+
+
+def _dateline_marker(doc: Doc, at: int) -> bool:
+    """What follows the place of a dateline: a date ("1996-08-30"), a day with an optional
+    month (", 12 marzo", ", March 5"), an agency in brackets and a dash ("(Reuters) -"), or a
+    dash and mixed-case copy ("- Il governo")."""
+    marker, rest = doc[at], doc[at + 1: at + 6]
+    if _DATELINE_DATE.match(doc.text, marker.idx):
+        return True
+    if marker.text == "," and len(rest) >= 1:
+        return _is_day(rest[0]) or (len(rest) >= 2 and rest[0].is_title and _is_day(rest[1]))
+    if marker.text == "(":
+        closing = next((t.i for t in rest if t.text == ")"), None)
+        return closing is not None and closing + 1 < len(doc) and doc[closing + 1].text in _DASHES
+    return marker.text in _DASHES and len(rest) >= 1 and any(c.islower() for c in rest[0].text)
 
 
 @Language.component(DATELINES_PIPE)
@@ -468,18 +482,21 @@ def make_consistent(doc: Doc) -> Doc:
         for e in entities
     ]
     doc.ents = relabelled
-    spread = {name: label for name, label in labels.items()
-              if name in surnames or _spreadable(name, relabelled)}
+    spreadable = surnames | _spreadable(relabelled)
+    spread = {name: label for name, label in labels.items() if name in spreadable}
     added = _unmatched_occurrences(doc, spread)
     if added:
         doc.ents = sorted([*relabelled, *added], key=lambda e: e.start)
     return doc
 
 
-def _spreadable(name: tuple[str, ...], entities: list[Span]) -> bool:
-    """A name the model found (not MISC, whose members are often common adjectives)."""
-    example = next((e for e in entities if _surface(e) == name), None)
-    return example is not None and _is_name(example) and example.label_ != "MISC"
+def _spreadable(entities: list[Span]) -> set[tuple[str, ...]]:
+    """Names found in the document that may be spread to their other occurrences: with a
+    capital, not a lone function word, not MISC (whose members are often common adjectives)."""
+    first: dict[tuple[str, ...], Span] = {}
+    for entity in entities:
+        first.setdefault(_surface(entity), entity)
+    return {name for name, e in first.items() if _is_name(e) and e.label_ != "MISC"}
 
 
 # --- pipelines ----------------------------------------------------------------------------------
@@ -620,10 +637,10 @@ def function_words(language: str) -> frozenset[str]:
 
 def without_function_words(entity: Span, text: str) -> Span | None:
     """A statistical model's span without the function words at its edges, or None when nothing
-    capitalised is left. A model trained on Wikipedia sentences takes a capital at the start of
+    is left. A model trained on Wikipedia sentences takes a capital at the start of
     a news sentence for a name ("Il portavoce del", "Anche", "Secondo il"): a leading function
     word is trimmed where the span opens a sentence, a trailing one always (no name ends in
-    "del")."""
+    "del"). Lower-case spans stay: news models tag "governo" or "polizia" as organisations."""
     stop = function_words(entity.doc.lang_)
     start, end = entity.start, entity.end
     if opens_sentence(text, entity.start_char):

@@ -55,6 +55,8 @@ def run(component: str, doc: Doc) -> list[tuple[str, str]]:
         ("KYIV (Reuters) - Ukraine said on Monday that drones hit the city.", ["KYIV"]),
         ("ROMA - Il governo ha approvato il decreto.", ["ROMA"]),
         ("MOSCA, 12 marzo - Il Cremlino ha smentito.", ["MOSCA"]),
+        ("WASHINGTON, March 5 (Reuters) - The Senate voted.", ["WASHINGTON"]),
+        ("NATO (North Atlantic Treaty Organization) is a military alliance.", []),
         ("SOCCER - JAPAN GET LUCKY WIN\nJapan won 2-1.", []),  # a headline, not a dateline
         ("NATO leaders met on Friday.", []),
     ],

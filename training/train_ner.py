@@ -1,29 +1,32 @@
 """Rebuild corpusflow's default offline NER pipelines (English, Italian) from ../shared/data.
 
-    .venv/bin/pip install spacy-lookups-data==1.0.5     # once: word classes for English
-    .venv/bin/python training/train_ner.py all          # convert + train + export both languages
+    make train-ner-en        # or train-ner-it, or train-ner for both: installs the training
+                             # extra (spacy-lookups-data) and runs `train_ner.py all --lang ..`
+    .venv/bin/python training/train_ner.py all --lang en     # the same by hand
 
 Steps (each is also a sub-command):
 
-  convert   read ../shared/data/ner-train, normalise the tag schemes to entity spans and write
-            spaCy DocBin files: training/corpus/<lang>/<mix>/{train,dev}.spacy and the held-out
-            sentences as training/corpus/<lang>/heldout.conllu (for bench/ner_eval.py).
-  train     spacy train training/config.cfg on one mix -> training/output/<lang>-<mix>/
-  export    copy model-best (model-last for a mix that trains on its held-out part; tok2vec + ner
-            only, fresh meta) to tasks/models/<lang>/ and score it on the held-out part with
-            bench/ner_eval.py.
-  all       convert, then train + export the chosen mix (CHOSEN below) for both languages.
+  convert   read ../shared/data, normalise the tag schemes to entity spans and write spaCy
+            DocBin files: training/corpus/<lang>/<mix>/{train,dev}.spacy. News mixes (names
+            starting with "news") get upper- and title-cased copies of a seeded sample of their
+            sentences (CASE_AUGMENT) and the gold news dev set as spaCy's dev set (DEV_SETS:
+            CoNLL-2003 valid, KIND WN_dev); the older Wikipedia mixes keep their held-out part.
+  train     spacy train training/config.cfg on one mix -> training/output/<lang>-<mix>/ (seed 0;
+            the model that scores best on the dev set is kept as model-best)
+  export    copy model-best (tok2vec + ner only, fresh meta naming its data and licence) to
+            tasks/models/<lang>/ and score the whole entity stage with bench/ner_eval.py.
+  all       convert, train and export the chosen mix (CHOSEN below) of the given languages.
 
-Held-out (model selection, spaCy's dev set): WikiNEuRal validation sentences in blocks of 50, every
-10th block, i.e. 10 % of {en,it}_val.conllu. The chosen English mix trains on them too, once the
-settings were fixed (see MIXES). The test set (../shared/data/ner-dev) is never read here.
+The dev sets are news (the yardstick); no test split is read here. WikiNEuRal's test splits
+(../shared/data/ner-dev) are only scored by bench/ner_eval.py, as a floor.
 
-English also gets word-class features (tasks/ner_features.py): Brown clusters and word
-frequencies from spacy-lookups-data, written to training/corpus/en/word_classes.json and saved
-inside the model.
+Word-class features (tasks/ner_features.py): Brown clusters and word frequencies from
+spacy-lookups-data, written to training/corpus/<lang>/word_classes-<source>.json and saved inside
+the model. The tables exist for English only; the Italian model uses the English ones too
+(WORD_CLASSES): names are largely shared across the two languages.
 
 Runs at niceness 10 with single-threaded BLAS whatever the caller did; each run is bounded by
-max_steps (config.cfg, or --max-steps).
+max_steps (NEWS_OVERRIDES, or --max-steps).
 """
 
 from __future__ import annotations
