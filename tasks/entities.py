@@ -461,11 +461,29 @@ def _hyphenated_whole(entity: Span, taken: set[int]) -> Span:
     return Span(doc, start, end, label=entity.label_, span_id=entity.ent_id)
 
 
+def _join_double_barrelled(entities: list[Span]) -> list[Span]:
+    """"Mark Lewis" + "-" + "Francis" is one person; "Putin-Xi" (two bare surnames) is two."""
+    joined: list[Span] = []
+    for entity in entities:
+        previous = joined[-1] if joined else None
+        if (previous is not None and previous.label_ == entity.label_ == "PER"
+                and len(previous) >= 2 and len(entity) == 1 and entity.start == previous.end + 1
+                and entity.doc[previous.end].text == "-"
+                and _attached(previous[-1], entity.doc[previous.end])
+                and _attached(entity.doc[previous.end], entity[0])):
+            joined[-1] = Span(entity.doc, previous.start, entity.end, label="PER",
+                              span_id=previous.ent_id)
+            continue
+        joined.append(entity)
+    return joined
+
+
 @Language.component(CONSISTENCY_PIPE)
 def make_consistent(doc: Doc) -> Doc:
     """One type per name within the document; surnames of people are people; missed
     occurrences of a name found elsewhere in the document are added with its type."""
     entities = [trimmed for e in doc.ents if (trimmed := _without_scores(e)) is not None]
+    entities = _join_double_barrelled(entities)
     taken = {token for e in entities for token in range(e.start, e.end)}
     for index, entity in enumerate(entities):
         entities[index] = _hyphenated_whole(entity, taken)

@@ -99,6 +99,16 @@ def test_a_name_keeps_its_majority_type_and_missed_occurrences_are_added() -> No
     assert found.count(("Kent", "ORG")) == 2
 
 
+def test_hyphenated_names_stay_whole() -> None:
+    text = "Mark Lewis-Francis and Jean-Michel Monin ran. After the Putin-Xi summit, Mercedes-Benz grew."
+    doc = with_model_ents("en", text, [("Mark Lewis", "PER"), ("Francis", "PER"),
+                                       ("Michel Monin", "PER"), ("Putin", "PER"), ("Xi", "PER"),
+                                       ("Mercedes", "ORG")])
+    assert run(CONSISTENCY_PIPE, doc) == [
+        ("Mark Lewis-Francis", "PER"), ("Jean-Michel Monin", "PER"), ("Putin", "PER"),
+        ("Xi", "PER"), ("Mercedes-Benz", "ORG")]
+
+
 def test_consistency_leaves_common_words_and_misc_alone() -> None:
     doc = with_model_ents("en", "The German team met. The talks ended. German fans cheered.",
                           [("German", "MISC"), ("The", "ORG")])
