@@ -658,7 +658,8 @@ def without_function_words(entity: Span, text: str) -> Span | None:
     is left. A model trained on Wikipedia sentences takes a capital at the start of
     a news sentence for a name ("Il portavoce del", "Anche", "Secondo il"): a leading function
     word is trimmed where the span opens a sentence, a trailing one always (no name ends in
-    "del"). Lower-case spans stay: news models tag "governo" or "polizia" as organisations."""
+    "del"). An untrimmed lower-case span stays: news models tag "governo" or "polizia" as
+    organisations; one that needed trimming and starts in lower case goes."""
     stop = function_words(entity.doc.lang_)
     start, end = entity.start, entity.end
     if opens_sentence(text, entity.start_char):
@@ -666,10 +667,10 @@ def without_function_words(entity: Span, text: str) -> Span | None:
             start += 1
     while start < end and entity.doc[end - 1].lower_ in stop:
         end -= 1
-    if start == end:
-        return None
     if (start, end) == (entity.start, entity.end):
         return entity
+    if start == end or not entity.doc[start].text[:1].isupper():
+        return None  # a span cut down to common words was no name ("Il portavoce del")
     return Span(entity.doc, start, end, label=entity.label_)
 
 
