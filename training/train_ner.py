@@ -155,7 +155,7 @@ DATA_SOURCES = {
 RESEARCH_ONLY = {"conll"}
 
 # The mix shipped in tasks/models/<lang> (see tasks/models/MODEL_CARD.md).
-CHOSEN = {"en": "news+misc", "it": "news-kind"}
+CHOSEN = {"en": "news-wikigold-val+misc", "it": "news-kind-val"}
 LABELS_ALWAYS = ("PER", "ORG", "LOC")
 # Bumped with every shipped retrain: mentions record "<lang>_<name>@<version>" as their tagger.
 MODEL_VERSIONS = {"en": "2.0.0", "it": "2.0.0"}
@@ -163,7 +163,7 @@ MODEL_VERSIONS = {"en": "2.0.0", "it": "2.0.0"}
 # Languages whose model gets word-class features (tasks/ner_features.py) from spaCy's lookups
 # data, and the language of the tables: Brown clusters and word frequencies exist there for
 # English only (`--word-classes en` tries them on Italian: names are shared across languages).
-WORD_CLASSES = {"en": "en"}
+WORD_CLASSES = {"en": "en", "it": "en"}
 FREQ_FLOOR = -17.0  # log-probability below which a form counts as rare (bin 0): keeps 164k forms
 WORD_CLASS_EMBED = {
     "@architectures": "corpusflow.WordClassHashEmbed.v1",

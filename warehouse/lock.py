@@ -115,6 +115,6 @@ def _mark_failed(db_path: Path, run_id: str, timeout_s: float) -> None:
     try:
         with writer(db_path, timeout_s) as con:
             con.execute("update runs set status = 'failed', finished_at = current_timestamp"
-                        " where run_id = ? and status = 'running'", [run_id])
+                        " where run_id = ?", [run_id])
     except Exception as error:  # the run's own error matters more; the next run marks it crashed
         log.warning("could not mark run %s failed: %s", run_id, error)
