@@ -1,0 +1,109 @@
+"""End to end: `corpus run` as a person starts it, twice at once, or while someone holds the file.
+
+Each child is the real command in its own process group, reporting to the session's Prefect
+server; afterwards no process of either group may be left.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import sys
+import threading
+import time
+from pathlib import Path
+
+import duckdb
+import pytest
+
+from tests.conftest import SEEDS
+from tests.test_crash import child_env
+
+pytestmark = pytest.mark.usefixtures("prefect_server")
+
+
+def start(db: Path, inbox: Path, env: dict[str, str]) -> subprocess.Popen[str]:
+    return subprocess.Popen(
+        [sys.executable, "-m", "flows.cli", "run", "--inbox", str(inbox), "--db", str(db)],
+        env=env, cwd=db.parent, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+        encoding="utf-8", errors="replace", start_new_session=True)
+
+
+def finish(child: subprocess.Popen[str]) -> tuple[int, str]:
+    try:
+        out, _ = child.communicate(timeout=300)
+    finally:
+        if child.poll() is None:
+            os.killpg(child.pid, 9)
+    return child.returncode, out
+
+
+def group_is_gone(pgid: int) -> bool:
+    """No process is left in the child's process group (servers, workers, anything)."""
+    for _ in range(50):
+        try:
+            os.killpg(pgid, 0)
+        except ProcessLookupError:
+            return True
+        time.sleep(0.1)
+    return False
+
+
+def query(db: Path, sql: str) -> list[tuple]:
+    with duckdb.connect(str(db), read_only=True) as con:
+        return con.execute(sql).fetchall()
+
+
+@pytest.fixture
+def env(tmp_path: Path) -> dict[str, str]:
+    from prefect.settings import PREFECT_API_URL
+
+    return child_env(str(PREFECT_API_URL.value()), tmp_path / "prefect-home")
+
+
+@pytest.fixture
+def inbox(tmp_path: Path) -> Path:
+    folder = tmp_path / "inbox"
+    shutil.copytree(SEEDS, folder)
+    for n in range(5):
+        shutil.copy(SEEDS / "001.txt", folder / f"copy{n}.txt")
+    return folder
+
+
+def test_two_runs_at_once_one_loads_the_other_waits_and_finds_nothing_new(
+    tmp_path: Path, inbox: Path, env: dict[str, str]
+) -> None:
+    db = tmp_path / "data" / "corpus.duckdb"
+    db.parent.mkdir()
+    first = start(db, inbox, env)
+    time.sleep(0.5)
+    second = start(db, inbox, env)
+    results = [finish(first), finish(second)]
+    for code, out in results:
+        assert code == 0, out[-3000:]
+    assert query(db, "select count(*), count(distinct locator) from sources") == [(10, 10)]
+    assert dict(query(db, "select status, count(*) from sources group by all")) == {
+        "new": 5, "duplicate": 5}
+    assert sorted(query(db, "select documents_new from runs")) == [(0,), (5,)]
+    assert query(db, "select distinct status from runs") == [("completed",)]
+    assert group_is_gone(first.pid) and group_is_gone(second.pid)
+
+
+def test_a_run_waits_for_a_session_holding_the_live_file(
+    tmp_path: Path, inbox: Path, env: dict[str, str]
+) -> None:
+    db = tmp_path / "data" / "corpus.duckdb"
+    db.parent.mkdir()
+    holder = duckdb.connect(str(db))  # an analyst's session left open on the live file
+    released = threading.Timer(5.0, holder.close)
+    released.start()
+    started = time.monotonic()
+    child = start(db, inbox, env)
+    code, out = finish(child)
+    released.join()
+    assert code == 0, out[-3000:]
+    assert time.monotonic() - started >= 5.0
+    assert "locked by another process" in out
+    assert query(db, "select count(*) from documents") == [(5,)]
+    assert group_is_gone(child.pid)
