@@ -67,9 +67,35 @@ def _program() -> str:
     return os.path.relpath(program)
 
 
+def use_local_prefect() -> None:
+    """Before a flow runs from the terminal: report to the `corpus serve` server when one
+    answers (the run shows in its UI, and no temporary server is started); otherwise start
+    Prefect's temporary server now, one process at a time per PREFECT_HOME, so that two first
+    runs never migrate Prefect's own database at once."""
+    import fcntl
+
+    if os.environ.get("PREFECT_API_URL"):
+        return
+    from flows.serve import DEFAULT_PORT, api_answers, local_api_url
+
+    if api_answers(local_api_url(DEFAULT_PORT), timeout_s=1.0):
+        os.environ["PREFECT_API_URL"] = local_api_url(DEFAULT_PORT)
+        return
+    from prefect.client.orchestration import get_client
+    from prefect.settings import PREFECT_HOME
+
+    home = Path(PREFECT_HOME.value()).expanduser()
+    home.mkdir(parents=True, exist_ok=True)
+    with open(home / ".corpusflow-server-start.lock", "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)  # released when the file closes
+        with get_client(sync_client=True) as client:  # starts (and migrates) the server
+            client.api_healthcheck()
+
+
 def command_run(args: argparse.Namespace) -> int:
     if args.db:
         os.environ["CORPUSFLOW_DB_PATH"] = str(args.db)
+    use_local_prefect()
     from flows.ingest_files import ingest_files
     from flows.params import IngestFilesParams
     from warehouse.settings import get_settings
@@ -116,6 +142,7 @@ def run_with_progress(run: Callable[[], Any], db_path: Path) -> Any:
 def command_fetch(args: argparse.Namespace) -> int:
     if args.db:
         os.environ["CORPUSFLOW_DB_PATH"] = str(args.db)
+    use_local_prefect()
     from flows.ingest_urls import ingest_urls
     from flows.params import IngestUrlsParams
 
@@ -258,6 +285,7 @@ def command_shell(args: argparse.Namespace) -> int:
 def command_dedup(args: argparse.Namespace) -> int:
     if args.db:
         os.environ["CORPUSFLOW_DB_PATH"] = str(args.db)
+    use_local_prefect()
     from flows.dedup import RecomputeParams, recompute_near_duplicates
 
     found = recompute_near_duplicates(RecomputeParams(batch_size=args.batch_size))
@@ -268,6 +296,7 @@ def command_dedup(args: argparse.Namespace) -> int:
 def command_retag(args: argparse.Namespace) -> int:
     if args.db:
         os.environ["CORPUSFLOW_DB_PATH"] = str(args.db)
+    use_local_prefect()
     if args.model:
         models = dict(pair.split("=", 1) for pair in args.model)
         os.environ["CORPUSFLOW_NER_MODELS"] = json.dumps(models)
