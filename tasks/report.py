@@ -43,7 +43,8 @@ class RunReport(BaseModel):
 def bar_chart(rows: list[tuple[str, int]], width: int = 24) -> list[str]:
     """A bar chart in text, one line per row, scaled to the largest value."""
     top = max((count for _, count in rows), default=0) or 1
-    return [f"`{label:<10.10}` {'█' * round(count / top * width)} {count}"
+    pad = max((len(label) for label, _ in rows), default=0)  # whole names: "load-discovery"
+    return [f"`{label:<{pad}}` {'█' * round(count / top * width)} {count}"
             for label, count in rows]
 
 

@@ -97,3 +97,5 @@ def test_stage_seconds_and_bar_chart() -> None:
     assert stage_seconds(runs) == {"parse": 2.0, "dedup-near": 2.0, "load": 0.25}
     chart = bar_chart([("it", 3), ("en", 2), ("und", 0)], width=6)
     assert [line.count("█") for line in chart] == [6, 4, 0]
+    chart = bar_chart([("load-discovery", 1), ("sync-aliases", 1)], width=2)
+    assert chart == ["`load-discovery` ██ 1", "`sync-aliases  ` ██ 1"]  # whole names, aligned
