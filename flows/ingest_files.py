@@ -22,7 +22,9 @@ from tasks.language import language_stage
 from tasks.load import load_stage
 from tasks.near_dup import near_dup_stage
 from tasks.parse import parse_stage
-from tasks.report import RunReport, begin_run_stage, publish_snapshot_stage, report_stage
+from tasks.report import (
+    RunReport, begin_run_stage, publish_report_artifact, publish_snapshot_stage, report_stage,
+)
 from warehouse.lock import hold_warehouse
 from warehouse.records import Candidate
 
@@ -41,6 +43,7 @@ def ingest_files(params: IngestFilesParams = IngestFilesParams()) -> RunReport:
                 write(run_id, outcomes, documents, mentions)
             forget_loaded_results()
         report = report_stage(run_id, found.seen, found.unchanged)
+        publish_report_artifact(report)
         publish_snapshot_stage()
         return report
 

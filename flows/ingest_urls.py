@@ -17,7 +17,9 @@ from tasks.language import language_stage
 from tasks.load import load_discovery_stage, load_stage
 from tasks.near_dup import near_dup_stage
 from tasks.pages import extract_stage, fetch_stage
-from tasks.report import RunReport, begin_run_stage, publish_snapshot_stage, report_stage
+from tasks.report import (
+    RunReport, begin_run_stage, publish_report_artifact, publish_snapshot_stage, report_stage,
+)
 from warehouse.lock import hold_warehouse
 
 
@@ -40,5 +42,6 @@ def ingest_urls(params: IngestUrlsParams = IngestUrlsParams()) -> RunReport:
             load_stage(run_id, outcomes, split, near, mentions)
             forget_loaded_results()
         report = report_stage(run_id, len(found.urls) + found.known, found.known)
+        publish_report_artifact(report)
         publish_snapshot_stage()
         return report

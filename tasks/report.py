@@ -145,10 +145,15 @@ def report_stage(run_id: str, seen: int, skipped: int) -> RunReport:
             stage_seconds=stage_seconds(_task_run_times(run_id)),
         )
         finish_run(con, run_id, report.figures(), report.model_dump())
-    create_markdown_artifact(render_markdown(report), key="corpusflow-run-report",
-                             description="corpusflow run report")
     get_run_logger().info("run %s: %s", run_id[:8], report.figures())
     return report
+
+
+def publish_report_artifact(report: RunReport) -> None:
+    """The report as a Markdown artifact. Called from the flow itself (not inside a task), so
+    that the artifact belongs to the flow run and shows on its Artifacts tab."""
+    create_markdown_artifact(render_markdown(report), key="corpusflow-run-report",
+                             description="corpusflow run report")
 
 
 @task(name="finish-run", cache_policy=NO_CACHE)

@@ -153,3 +153,16 @@ def test_readme_peskov_and_nato_query_finds_the_right_seeds(db_path: Path, inbox
     run(inbox)
     rows = query(db_path, readme_query("documents mentioning both Peskov and NATO"))
     assert rows == [("2024-03", 1), ("2024-11", 1)]  # seeds 000 and 004
+
+
+def test_the_report_artifact_belongs_to_the_flow_run(db_path: Path, inbox: Path) -> None:
+    """It shows on the flow run's Artifacts tab, not under one of its task runs."""
+    from prefect.client.orchestration import get_client
+    from prefect.client.schemas.filters import ArtifactFilter, ArtifactFilterFlowRunId
+
+    report = run(inbox)
+    with get_client(sync_client=True) as client:
+        artifacts = client.read_artifacts(artifact_filter=ArtifactFilter(
+            flow_run_id=ArtifactFilterFlowRunId(any_=[report.run_id])))
+    [artifact] = [a for a in artifacts if a.key == "corpusflow-run-report"]
+    assert artifact.task_run_id is None and "# corpusflow run" in artifact.data
