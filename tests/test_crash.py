@@ -210,7 +210,12 @@ class Child:
         return code
 
     def tail(self, lines: int = 30) -> str:
-        return "".join(self.log[-lines:])
+        """The log's last lines, after the child's first error and traceback if it had one:
+        the last lines alone are often only logging noise around the real error."""
+        first_error = next((n for n, line in enumerate(self.log)
+                            if line.startswith("Traceback") or " | ERROR " in line), None)
+        head = self.log[first_error:first_error + 60] if first_error is not None else []
+        return "".join([*head, "...\n" if head else "", *self.log[-lines:]])
 
 
 @dataclass
