@@ -461,6 +461,20 @@ def _hyphenated_whole(entity: Span, taken: set[int]) -> Span:
     return Span(doc, start, end, label=entity.label_, span_id=entity.ent_id)
 
 
+def _without_titles(entity: Span) -> Span:
+    """A person's name without the titles before it ("papa Benedetto XVI", "President Putin"):
+    the title is not part of the name in news annotation, and the key is the person's."""
+    if entity.label_ != "PER":
+        return entity
+    titles = title_rules(entity.doc.lang_).titles
+    start = entity.start
+    while start < entity.end - 1 and entity.doc[start].lower_ in titles:
+        start += 1
+    if start == entity.start:
+        return entity
+    return Span(entity.doc, start, entity.end, label="PER", span_id=entity.ent_id)
+
+
 def _join_double_barrelled(entities: list[Span]) -> list[Span]:
     """"Mark Lewis" + "-" + "Francis" is one person; "Putin-Xi" (two bare surnames) is two."""
     joined: list[Span] = []
@@ -482,7 +496,8 @@ def _join_double_barrelled(entities: list[Span]) -> list[Span]:
 def make_consistent(doc: Doc) -> Doc:
     """One type per name within the document; surnames of people are people; missed
     occurrences of a name found elsewhere in the document are added with its type."""
-    entities = [trimmed for e in doc.ents if (trimmed := _without_scores(e)) is not None]
+    entities = [_without_titles(trimmed) for e in doc.ents
+                if (trimmed := _without_scores(e)) is not None]
     entities = _join_double_barrelled(entities)
     taken = {token for e in entities for token in range(e.start, e.end)}
     for index, entity in enumerate(entities):

@@ -109,6 +109,12 @@ def test_hyphenated_names_stay_whole() -> None:
         ("Xi", "PER"), ("Mercedes-Benz", "ORG")]
 
 
+def test_titles_are_not_part_of_a_persons_name() -> None:
+    doc = with_model_ents("it", "Il papa Benedetto XVI e il presidente Mattarella.",
+                          [("papa Benedetto XVI", "PER"), ("presidente Mattarella", "PER")])
+    assert run(CONSISTENCY_PIPE, doc) == [("Benedetto XVI", "PER"), ("Mattarella", "PER")]
+
+
 def test_consistency_leaves_common_words_and_misc_alone() -> None:
     doc = with_model_ents("en", "The German team met. The talks ended. German fans cheered.",
                           [("German", "MISC"), ("The", "ORG")])
