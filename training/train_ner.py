@@ -506,6 +506,7 @@ def cmd_export(lang: str, mix: str) -> Path:
 
     config = load_config(dest / "config.cfg", interpolate=False)
     config["initialize"]["before_init"] = None
+    config["paths"]["train"] = config["paths"]["dev"] = None  # this machine's training files
     config.to_disk(dest / "config.cfg")
     # Prune the string store to what the pipeline needs (labels etc.): hash embeddings work on
     # hashes, so the training vocabulary's strings are dead weight.
