@@ -475,6 +475,19 @@ def _without_titles(entity: Span) -> Span:
     return Span(entity.doc, start, entity.end, label="PER", span_id=entity.ent_id)
 
 
+def _without_common_openers(entities: list[Span]) -> list[Span]:
+    """Drop the common words opening a sentence (`is_common_word_opening`), unless the document
+    uses the word as a name elsewhere: inside a longer name ("Tiger Woods" ... "Woods said") or
+    in mid-sentence."""
+    if not entities:
+        return entities
+    text = entities[0].doc.text
+    named = {t.lower for e in entities
+             if len(e) > 1 or not opens_sentence(text, e.start_char) for t in e}
+    return [e for e in entities
+            if e.ent_id_ or e[0].lower in named or not is_common_word_opening(e, text)]
+
+
 def _join_double_barrelled(entities: list[Span]) -> list[Span]:
     """"Mark Lewis" + "-" + "Francis" is one person; "Putin-Xi" (two bare surnames) is two."""
     joined: list[Span] = []
@@ -498,6 +511,7 @@ def make_consistent(doc: Doc) -> Doc:
     occurrences of a name found elsewhere in the document are added with its type."""
     entities = [_without_titles(trimmed) for e in doc.ents
                 if (trimmed := _without_scores(e)) is not None]
+    entities = _without_common_openers(entities)
     entities = _join_double_barrelled(entities)
     taken = {token for e in entities for token in range(e.start, e.end)}
     for index, entity in enumerate(entities):
@@ -687,6 +701,18 @@ def without_function_words(entity: Span, text: str) -> Span | None:
     if start == end or not entity.doc[start].text[:1].isupper():
         return None  # a span cut down to common words was no name ("Il portavoce del")
     return Span(entity.doc, start, end, label=entity.label_)
+
+
+def is_common_word_opening(entity: Span, text: str) -> bool:
+    """A lone capitalised word opening a sentence that is far more common in lower case
+    ("Witnesses", "Rescue teams", "Police said"): a common word, not a name. Judged by the word
+    frequencies English models carry (tasks/ner_features.py; 1 = most common, 0 = unknown)."""
+    if len(entity) != 1 or entity.doc.lang_ != "en" or not opens_sentence(text, entity.start_char):
+        return False
+    freqs = entity.doc.vocab.lookups.get_table(ner_features.FREQ_TABLE, {})
+    token = entity[0]
+    as_written, lower = freqs.get(token.orth, 0), freqs.get(token.lower, 0)
+    return 0 < lower < (as_written or 99) and token.text != token.text.upper()
 
 
 def _mention(doc_id: str, tagger: str, entity: Span, text: str) -> Mention | None:

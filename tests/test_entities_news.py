@@ -212,3 +212,12 @@ def test_mentions_index_the_text(default_taggers: None) -> None:
     mentions: list[Mention] = tag_entities(items)
     texts = dict((doc_id, text) for doc_id, text, _ in items)
     assert mentions and all(texts[m.doc_id][m.start_char:m.end_char] == m.text for m in mentions)
+
+
+def test_common_words_opening_a_sentence_are_not_names() -> None:
+    text = ("Witnesses said the fire spread fast. Rescue teams and police arrived later. "
+            "Officials declined to comment.")
+    found = {surface for surface, _, _ in tagged(text, "en")}
+    assert not found & {"Witnesses", "Rescue", "Officials"}
+    golf = "Tiger Woods won the Masters. Woods said the course was hard."
+    assert mention_of(tagged(golf, "en"), "Woods") == ("PER", "tiger_woods")
