@@ -221,3 +221,12 @@ def test_common_words_opening_a_sentence_are_not_names() -> None:
     assert not found & {"Witnesses", "Rescue", "Officials"}
     golf = "American golfer Tiger Woods won on Sunday. Woods said the course was hard."
     assert mention_of(tagged(golf, "en"), "Woods") == ("PER", "tiger_woods")
+
+
+def test_a_region_of_a_known_place_takes_the_places_key() -> None:
+    text = ("I droni hanno colpito la regione di Donetsk. L'Alleanza atlantica ha condannato "
+            "l'attacco e l'Alleanza si riunirà a Bruxelles.")
+    mentions = tagged(text, "it")
+    donetsk = [(label, key) for surface, label, key in mentions if "Donetsk" in surface]
+    assert donetsk == [("LOC", "donetsk")]
+    assert mention_of(mentions, "Alleanza") == ("ORG", "nato")
