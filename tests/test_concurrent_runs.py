@@ -18,7 +18,9 @@ import pytest
 
 from flows.ingest_files import ingest_files
 from flows.params import IngestFilesParams
+from flows.runners import task_runner
 from warehouse.lock import WarehouseBusy, holder, run_lock
+from warehouse.settings import Settings
 
 pytestmark = pytest.mark.usefixtures("prefect_server")
 SEEDS = Path(__file__).resolve().parents[1] / "seeds"
@@ -43,12 +45,19 @@ def overlapping_inboxes(root: Path) -> list[Path]:
     return inboxes
 
 
-def test_four_runs_at_once_record_every_file_exactly_once(db_path: Path, tmp_path: Path) -> None:
+@pytest.mark.parametrize("runner", ["threads", "dask"])
+def test_four_runs_at_once_record_every_file_exactly_once(
+    runner: str, db_path: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     a, b = overlapping_inboxes(tmp_path)
     inboxes = [[str(a)], [str(b)], [str(a), str(b)], [str(b)]]
+    monkeypatch.setenv("CORPUSFLOW_TASK_RUNNER", runner)
+    monkeypatch.setenv("CORPUSFLOW_WORKERS", "1")  # one Dask worker per run's local cluster
+    flow = ingest_files.with_options(task_runner=task_runner(Settings()))
+    assert type(flow.task_runner).__name__ == {"threads": "ThreadPoolTaskRunner",
+                                               "dask": "DaskTaskRunner"}[runner]
     with ThreadPoolExecutor(max_workers=4) as pool:
-        reports = list(pool.map(lambda inbox: ingest_files(IngestFilesParams(inbox=inbox)),
-                                inboxes))
+        reports = list(pool.map(lambda inbox: flow(IngestFilesParams(inbox=inbox)), inboxes))
 
     files = 2 * 8 + 1 + 3
     assert query(db_path, "select count(*), count(distinct locator) from sources") == [
