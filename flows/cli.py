@@ -10,8 +10,8 @@ import shutil
 import sys
 import threading
 from collections.abc import Callable
-from typing import Any
 from pathlib import Path
+from typing import Any, NoReturn
 
 # Before prefect is imported: offline, its telemetry only produces errors.
 os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
@@ -391,6 +391,28 @@ def main(argv: list[str] | None = None) -> int:
     except WarehouseBusy as busy:
         console.print(f"[red]{busy}[/red]", highlight=False)
         return EXIT_WAREHOUSE_BUSY
+    except KeyboardInterrupt:
+        stop_now()
+
+
+def stop_now() -> NoReturn:
+    """Ctrl-C: stop at once and quietly. The flow may still be running in another thread, and
+    Prefect's temporary server in a child process; letting the interpreter wind down around them
+    printed hundreds of logging errors and left the server running. Whole batches only ever reach
+    the warehouse (one transaction each), the run lock goes with this process, and the next run
+    marks this one crashed."""
+    import psutil
+
+    console.print("\n[yellow]interrupted: stopped; batches loaded so far are kept, and the next"
+                  " run marks this one crashed[/yellow]")
+    children = psutil.Process().children(recursive=True)
+    for child in children:
+        child.terminate()
+    _, alive = psutil.wait_procs(children, timeout=5)
+    for child in alive:
+        child.kill()
+    sys.stdout.flush()
+    os._exit(130)
 
 
 if __name__ == "__main__":

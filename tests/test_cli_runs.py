@@ -107,3 +107,35 @@ def test_a_run_waits_for_a_session_holding_the_live_file(
     assert "locked by another process" in out
     assert query(db, "select count(*) from documents") == [(5,)]
     assert group_is_gone(child.pid)
+
+
+def test_ctrl_c_stops_the_run_quietly_and_the_next_run_marks_it_crashed(
+    tmp_path: Path, env: dict[str, str]
+) -> None:
+    inbox = tmp_path / "big-inbox"
+    inbox.mkdir()
+    body = (SEEDS / "000.txt").read_text(encoding="utf-8")
+    for n in range(400):  # distinct texts, so the run is still tagging when it is interrupted
+        (inbox / f"{n:03}.txt").write_text(f"{body}\nItem {n} of a long day of reports.\n",
+                                           encoding="utf-8")
+    db = tmp_path / "data" / "corpus.duckdb"
+    db.parent.mkdir()
+    child = subprocess.Popen(
+        [sys.executable, "-m", "flows.cli", "run", "--inbox", str(inbox), "--db", str(db),
+         "--batch-size", "20"],
+        env=env, cwd=db.parent, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+        encoding="utf-8", errors="replace", start_new_session=True)
+    progress = db.with_name(db.name + ".progress.json")
+    deadline = time.monotonic() + 120
+    while not progress.exists() and time.monotonic() < deadline and child.poll() is None:
+        time.sleep(0.2)  # the first batch is in: interrupt mid-run
+    child.send_signal(2)  # SIGINT, as Ctrl-C in a terminal
+    code, out = finish(child)
+    assert code == 130, out[-3000:]
+    assert "interrupted: stopped" in out and "Logging error" not in out
+    assert group_is_gone(child.pid)
+
+    code, out = finish(start(db, SEEDS, env))
+    assert code == 0, out[-3000:]
+    assert dict(query(db, "select status, count(*) from runs group by all")) == {
+        "crashed": 1, "completed": 1}
