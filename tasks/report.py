@@ -113,11 +113,30 @@ def begin_run_stage(flow_name: str, parameters: dict) -> str:
     with writer(settings.db_path, settings.lock_timeout_s) as con:
         crashed = begin_run(con, run_id, flow_name, parameters)
     leftovers = remove_partial_copies(snapshot_path_for(settings.db_path))
+    for stale in crashed:
+        _mark_crashed_in_prefect(stale)
     if crashed or leftovers:
         get_run_logger().warning(
             "earlier runs that never finished, now marked crashed: %s; partial snapshot copies"
             " removed: %d", ", ".join(crashed) or "none", len(leftovers))
     return run_id
+
+
+def _mark_crashed_in_prefect(flow_run_id: str) -> None:
+    """Set a run the warehouse found stale to Crashed on the Prefect server too, if that server
+    still shows it running (a run killed with SIGKILL never reports its end)."""
+    from prefect.client.orchestration import get_client
+    from prefect.states import Crashed
+
+    try:
+        with get_client(sync_client=True) as client:
+            if client.read_flow_run(flow_run_id).state_type.value in ("RUNNING", "PENDING"):
+                client.set_flow_run_state(
+                    flow_run_id, Crashed(message="killed: found stale by a later corpusflow run"),
+                    force=True)
+    except Exception as error:  # another server's run, or none: the warehouse row is what counts
+        get_run_logger().info("could not mark flow run %s crashed in Prefect: %s",
+                              flow_run_id, error)
 
 
 @task(name="report", cache_policy=NO_CACHE)

@@ -139,3 +139,8 @@ def test_ctrl_c_stops_the_run_quietly_and_the_next_run_marks_it_crashed(
     assert code == 0, out[-3000:]
     assert dict(query(db, "select status, count(*) from runs group by all")) == {
         "crashed": 1, "completed": 1}
+    from prefect.client.orchestration import get_client
+
+    [(crashed,)] = query(db, "select run_id from runs where status = 'crashed'")
+    with get_client(sync_client=True) as client:  # the session's server, which the child used
+        assert client.read_flow_run(crashed).state_type.value == "CRASHED"
