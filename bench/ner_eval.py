@@ -77,11 +77,15 @@ def read_conll(path: Path, token_col: int | None = None, tag_col: int = -1):
             if line.startswith("-DOCSTART-") or line.startswith("# "):
                 continue
             cols = line.split("\t") if "\t" in line else line.split()
-            tcol = token_col if token_col is not None else (1 if len(cols) >= 3 else 0)
-            words.append(cols[tcol])
+            words.append(cols[token_col if token_col is not None else _token_column(cols)])
             tags.append(cols[tag_col])
     if words:
         yield words, tags
+
+
+def _token_column(cols: list[str]) -> int:
+    """The token's column: the second of three or more (index, token, tag), else the first."""
+    return 1 if len(cols) >= 3 else 0
 
 
 def tags_to_spans(tags: list[str]) -> list[tuple[int, int, str]]:
@@ -241,7 +245,7 @@ def read_documents(path: Path) -> list[list[tuple[list[str], list[str]]]]:
                     documents.append([])
             elif block:
                 cols = [row.split("\t") for row in block]
-                documents[-1].append(([c[1] if len(c) >= 3 else c[0] for c in cols],
+                documents[-1].append(([c[_token_column(c)] for c in cols],
                                       [c[-1] for c in cols]))
             block = []
     return [doc for doc in documents if doc]

@@ -201,18 +201,24 @@ def render_result(columns: list[str], rows: list[tuple], fmt: str) -> str:
 def run_sql(path: Path, sql: str, fmt: str) -> int:
     """Run an analyst's statements on a sandboxed read-only session and print each result;
     a SQL error prints DuckDB's own message and gives exit status 1."""
+    from warehouse.queries import run_script
+
+    return _print_results(path, lambda con: [r[1:] for r in run_script(con, sql)], fmt)
+
+
+def _print_results(path: Path, query: Callable[[Any], list[tuple]], fmt: str) -> int:
+    """Print the (columns, rows) results `query` gets from an analyst session; exit status."""
     import duckdb
 
     from warehouse.connection import analyst_session
-    from warehouse.queries import run_script
 
     try:
         with analyst_session(path) as con:  # opened per call: each sees the newest snapshot
-            results = run_script(con, sql)
+            results = query(con)
     except duckdb.Error as error:
         print(f"Error: {error}", file=sys.stderr)
         return 1
-    for _, columns, rows in results:
+    for columns, rows in results:
         if columns:
             print(render_result(columns, rows, fmt))
     return 0
@@ -235,6 +241,8 @@ SQL statements end with ';' and may span lines."""
 
 def shell_command(path: Path, line: str, state: dict) -> int | None:
     """Run one dot-command; None means quit."""
+    from warehouse import queries
+
     name, _, argument = line.strip().partition(" ")
     argument = argument.strip()
     if name in (".quit", ".exit"):
@@ -242,11 +250,9 @@ def shell_command(path: Path, line: str, state: dict) -> int | None:
     if name == ".help":
         print(SHELL_HELP)
     elif name == ".tables":
-        run_sql(path, "select table_name from information_schema.tables order by 1", "table")
+        _print_results(path, lambda con: [queries.table_names(con)], "table")
     elif name == ".schema" and argument:
-        quoted = argument.replace("'", "''")
-        run_sql(path, "select column_name, data_type from information_schema.columns"
-                f" where table_name = '{quoted}' order by ordinal_position", "table")
+        _print_results(path, lambda con: [queries.table_columns(con, argument)], "table")
     elif name == ".mode" and argument in FORMATS:
         state["mode"] = argument
     else:

@@ -25,17 +25,20 @@ def is_lock_error(error: BaseException) -> bool:
     return any(phrase in str(error).lower() for phrase in _LOCK_PHRASES)
 
 
-def open_database(path: Path, read_only: bool = False, timeout_s: float = 120.0) -> duckdb.DuckDBPyConnection:
-    """Connect to `path`, waiting with exponential backoff (and a log line) while it is locked."""
+def open_database(
+    path: Path, read_only: bool = False, timeout_s: float = 120.0, config: dict | None = None
+) -> duckdb.DuckDBPyConnection:
+    """Connect to `path`, waiting with exponential backoff (and a log line) while it is locked.
+    `config` adds DuckDB settings to the memory limit (the analysts' SANDBOX)."""
     path = Path(path)
-    limit = get_settings().duckdb_memory_limit
+    config = {"memory_limit": get_settings().duckdb_memory_limit, **(config or {})}
     if not read_only:
         path.parent.mkdir(parents=True, exist_ok=True)
     deadline = time.monotonic() + timeout_s
     delay = 0.05
     while True:
         try:
-            return duckdb.connect(str(path), read_only=read_only, config={"memory_limit": limit})
+            return duckdb.connect(str(path), read_only=read_only, config=config)
         except duckdb.IOException as error:
             if not is_lock_error(error) or time.monotonic() + delay > deadline:
                 raise
@@ -79,17 +82,7 @@ SANDBOX = {
 @contextmanager
 def analyst_session(path: Path, timeout_s: float = 30.0) -> Iterator[duckdb.DuckDBPyConnection]:
     """A read-only, sandboxed connection (SANDBOX) for `corpus sql` and `corpus shell`."""
-    path = Path(path)
-    deadline = time.monotonic() + timeout_s
-    config = {"memory_limit": get_settings().duckdb_memory_limit, **SANDBOX}
-    while True:
-        try:
-            con = duckdb.connect(str(path), read_only=True, config=config)
-            break
-        except duckdb.IOException as error:
-            if not is_lock_error(error) or time.monotonic() > deadline:
-                raise
-            time.sleep(0.2)
+    con = open_database(path, read_only=True, timeout_s=timeout_s, config=SANDBOX)
     try:
         yield con
     finally:

@@ -94,6 +94,21 @@ def run_query(con: duckdb.DuckDBPyConnection, sql: str) -> tuple[list[str], list
     return columns, cursor.fetchall()
 
 
+def table_names(con: duckdb.DuckDBPyConnection) -> tuple[list[str], list[tuple[Any, ...]]]:
+    """The tables and views an analyst can query (the shell's `.tables`)."""
+    return run_query(con, "select table_name from information_schema.tables order by 1")
+
+
+def table_columns(
+    con: duckdb.DuckDBPyConnection, table: str
+) -> tuple[list[str], list[tuple[Any, ...]]]:
+    """Columns and types of one table or view (the shell's `.schema NAME`)."""
+    cursor = con.execute(
+        "select column_name, data_type from information_schema.columns"
+        " where table_name = ? order by ordinal_position", [table])
+    return [c[0] for c in cursor.description], cursor.fetchall()
+
+
 def run_script(
     con: duckdb.DuckDBPyConnection, sql: str
 ) -> list[tuple[str, list[str], list[tuple[Any, ...]]]]:
