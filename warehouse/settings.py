@@ -1,4 +1,12 @@
-"""Settings describe the environment (paths, models, thresholds); flow parameters describe a run."""
+"""Settings describe the environment (paths, models, limits); flow parameters describe a run.
+
+One tree, built once per run (`get_settings()`, from `CORPUSFLOW_*` environment variables or a
+`.env` file, then any command-line overrides) and handed explicitly to the flows and from them to
+the stages. Each section is the whole configuration of one part: the HTTP client takes
+`settings.fetch`, extraction `settings.extract`, and so on; no part keeps defaults of its own.
+The environment variables keep their flat names (`CORPUSFLOW_DB_PATH`, not
+`CORPUSFLOW_WAREHOUSE__DB_PATH`), so existing set-ups and deployments read the same.
+"""
 
 from __future__ import annotations
 
@@ -6,23 +14,28 @@ import os
 from pathlib import Path
 from typing import Literal
 
-from pydantic import Field
+from pydantic import AliasChoices, Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+_ENV = SettingsConfigDict(env_prefix="CORPUSFLOW_", env_file=".env", extra="ignore",
+                          populate_by_name=True)
 
-class Settings(BaseSettings):
-    """corpusflow's settings, read from `CORPUSFLOW_*` environment variables (or a `.env` file)."""
 
-    model_config = SettingsConfigDict(env_prefix="CORPUSFLOW_", env_file=".env", extra="ignore")
+def _env(name: str) -> AliasChoices:
+    """A field read from `CORPUSFLOW_<name>` (its historic flat name) or set by its own name."""
+    return AliasChoices(f"CORPUSFLOW_{name}")
+
+
+class WarehouseSettings(BaseSettings):
+    """The DuckDB file and how a run holds it."""
+
+    model_config = _ENV
 
     db_path: Path = Field(
         Path("data/corpus.duckdb"), description="The DuckDB warehouse file (created if missing)."
     )
-    inbox: list[str] = Field(
-        ["seeds"], description="Default inbox: directories or globs of article files."
-    )
     lock_timeout_s: float = Field(
-        120.0, description="How long a writer waits for a locked warehouse file before failing."
+        120.0, description="How long a run waits for a warehouse another run holds before failing."
     )
     duckdb_memory_limit: str = Field(
         "500MB",
@@ -30,32 +43,75 @@ class Settings(BaseSettings):
         "memory, which its page cache fills as the warehouse grows); larger sorts and joins "
         "spill to disk.",
     )
-    language_min_letters: int = Field(
-        30, description="Texts with fewer letters than this get language 'und'."
+
+
+class FilesSettings(BaseSettings):
+    """Article files: where they are by default and how large one may be."""
+
+    model_config = _ENV
+
+    inbox: list[str] = Field(
+        ["seeds"], description="Default inbox: directories or globs of article files."
     )
-    language_min_prob: float = Field(
-        0.80, description="Top langdetect probability below which the language is 'und'."
+    max_file_bytes: int = Field(
+        50_000_000, description="Files larger than this are rejected as too_large."
     )
+
+
+class LanguageSettings(BaseSettings):
+    """When langdetect's answer is trusted."""
+
+    model_config = _ENV
+
+    min_letters: int = Field(
+        30, validation_alias=_env("LANGUAGE_MIN_LETTERS"),
+        description="Texts with fewer letters than this get language 'und'.",
+    )
+    min_prob: float = Field(
+        0.80, validation_alias=_env("LANGUAGE_MIN_PROB"),
+        description="Top langdetect probability below which the language is 'und'.",
+    )
+
+
+class EntitySettings(BaseSettings):
+    """Which entity models tag which language, and the analysts' alias file."""
+
+    model_config = _ENV
+
     ner_models: dict[str, str] = Field(
         default_factory=dict,
         description="spaCy package or path per language code, e.g. {\"en\": \"en_core_web_sm\"}; "
         "a missing one falls back to the bundled model (tasks/models/<lang>) and gazetteer.",
-    )
-    near_duplicates: dict[str, float] = Field(
-        default_factory=lambda: {"shingle_size": 5, "num_perm": 128, "bands": 32, "threshold": 0.6},
-        description="Near-duplicate detection: word shingle size, MinHash permutations, LSH "
-        "bands (num_perm must divide by it) and the Jaccard threshold a candidate must reach. "
-        "After changing them, `corpus dedup` recomputes the clusters.",
     )
     alias_file: Path | None = Field(
         None,
         description="A JSON Lines file of entity aliases, one {\"alias\", \"key\"[, \"label\", "
         "\"language\"]} per line, loaded into entity_aliases at every run (SQL rows win).",
     )
-    max_file_bytes: int = Field(
-        50_000_000, description="Files larger than this are rejected as too_large."
-    )
-    # --- where the heavy stages run -----------------------------------------------------------
+
+
+class DedupSettings(BaseSettings):
+    """Near-duplicate detection (MinHash over word shingles, LSH banding). Set as one JSON
+    object in CORPUSFLOW_NEAR_DUPLICATES; after changing it, `corpus dedup` recomputes."""
+
+    model_config = _ENV
+
+    shingle_size: int = Field(5, ge=1, description="Words per shingle.")
+    num_perm: int = Field(128, ge=1, description="MinHash permutations.")
+    bands: int = Field(32, ge=1, description="LSH bands (num_perm must divide by it).")
+    threshold: float = Field(0.6, gt=0, le=1,
+                             description="Jaccard similarity a candidate pair must reach.")
+
+    @property
+    def rows(self) -> int:
+        return self.num_perm // self.bands
+
+
+class RunnerSettings(BaseSettings):
+    """Where the heavy, pure stages run."""
+
+    model_config = _ENV
+
     task_runner: Literal["threads", "processes", "dask"] = Field(
         "threads",
         description="Where parsing, cleaning, language and entity tagging run: 'threads' (one "
@@ -71,41 +127,124 @@ class Settings(BaseSettings):
     dask_address: str | None = Field(
         None, description="Address of an existing Dask scheduler (e.g. tcp://10.0.0.5:8786)."
     )
-    # --- the web ---------------------------------------------------------------------------
+
+
+class FetchSettings(BaseSettings):
+    """How pages, feeds and sitemaps are fetched: politely, bounded, and kept."""
+
+    model_config = _ENV
+
+    product: str = Field("corpusflow/0.1", description="Product token of the User-Agent.")
     contact: str = Field(
         "mailto:corpusflow@example.org",
         description="How site operators reach you; sent in the User-Agent. Set it to yours.",
+    )
+    robots_token: str = Field("corpusflow", description="Our name in robots.txt groups.")
+    obey_robots: bool = Field(
+        True, description="Read and obey robots.txt (turn off only for sites you own)."
     )
     per_host_interval_s: float = Field(
         1.0, ge=0, description="Minimum seconds between two requests to one host "
         "(a robots.txt Crawl-delay, when longer, wins)."
     )
     per_host_concurrency: int = Field(1, ge=1, description="Requests in flight to one host.")
-    fetch_timeout_s: float = Field(
-        30.0, gt=0, description="Deadline for one HTTP exchange (connect, headers and body)."
-    )
+    max_workers: int = Field(8, ge=1, validation_alias=_env("FETCH_WORKERS"),
+                             description="Threads fetching a batch.")
     connect_timeout_s: float = Field(5.0, gt=0, description="TCP/TLS connect timeout.")
     read_timeout_s: float = Field(10.0, gt=0, description="Longest silence while reading.")
-    max_fetch_bytes: int = Field(
-        5_000_000, ge=1, description="Response bodies larger than this are rejected as too_large."
+    total_timeout_s: float = Field(
+        30.0, gt=0, validation_alias=_env("FETCH_TIMEOUT_S"),
+        description="Deadline for one HTTP exchange (connect, headers and body).",
     )
+    max_bytes: int = Field(
+        5_000_000, ge=1, validation_alias=_env("MAX_FETCH_BYTES"),
+        description="Response bodies larger than this are rejected as too_large.",
+    )
+    robots_max_bytes: int = Field(512_000, ge=1, description="robots.txt is cut at this size.")
     max_redirects: int = Field(5, ge=0, description="Redirects followed per URL.")
     max_retries: int = Field(2, ge=0, description="Retries of 408/429/5xx answers per URL.")
-    allowed_networks: list[str] = Field(
-        default_factory=list,
+    backoff_base_s: float = Field(0.5, ge=0, description="First retry delay; doubles each retry.")
+    backoff_max_s: float = Field(30.0, ge=0, description="Longest backoff between retries.")
+    retry_after_max_s: float = Field(
+        60.0, ge=0, description="A longer Retry-After ends the URL's retries for this run."
+    )
+    max_crawl_delay_s: float = Field(30.0, ge=0, description="Crawl-delay values are capped here.")
+    allowed_networks: tuple[str, ...] = Field(
+        (),
         description="Private or loopback hosts/networks that may be fetched anyway "
         "(e.g. [\"127.0.0.1\"]); all others are refused.",
-    )
-    max_urls_per_run: int = Field(1000, ge=0, description="Article URLs fetched per run.")
-    extraction_timeout_s: float = Field(
-        10.0, gt=0, description="Deadline for extracting one page (the worker is replaced)."
     )
     archive_dir: Path = Field(
         Path("data/archive"),
         description="Where fetched bodies are kept, compressed and content-addressed.",
     )
 
+    @property
+    def user_agent(self) -> str:
+        """The User-Agent header: product and contact, as crawlers that sites tolerate send."""
+        return f"{self.product} (+{self.contact})"
+
+
+class DiscoverSettings(BaseSettings):
+    """Caps that keep one URL run bounded, whatever its lists, feeds and sitemaps hold."""
+
+    model_config = _ENV
+
+    max_urls_per_run: int = Field(1000, ge=0, description="Article URLs fetched per run.")
+    max_urls_per_source: int = Field(
+        500, ge=0, description="URLs kept from one feed, sitemap or list (the newest first)."
+    )
+    max_sitemaps_per_run: int = Field(
+        50, ge=0, description="Sitemap files fetched per run, index children included."
+    )
+    max_sitemap_depth: int = Field(2, ge=0, description="Levels of sitemap indexes followed.")
+    max_xml_bytes: int = Field(
+        50_000_000, ge=1, description="Largest decompressed sitemap (the sitemaps.org limit)."
+    )
+
+
+class ExtractSettings(BaseSettings):
+    """How article text is taken out of a fetched page (see tasks/extract.py for the timeout)."""
+
+    model_config = _ENV
+
+    timeout_s: float = Field(
+        10.0, gt=0, validation_alias=_env("EXTRACTION_TIMEOUT_S"),
+        description="Deadline for extracting one page; the worker is killed and replaced.",
+    )
+    processes: int = Field(1, ge=1, validation_alias=_env("EXTRACTION_PROCESSES"),
+                           description="Extraction worker processes.")
+    min_text_chars: int = Field(250, ge=0, description="Shorter extractions are too_short.")
+    index_link_ratio: float = Field(
+        0.5, gt=0, le=1,
+        description="Share of the extracted text made of link texts from which a page is an "
+        "index_page.",
+    )
+    index_min_links: int = Field(
+        5, ge=1, description="Link texts an index_page must show at least."
+    )
+    favor_precision: bool = Field(False, description="trafilatura's precision preset.")
+
+
+class Settings(BaseSettings):
+    """corpusflow's settings: one section per part of the pipeline."""
+
+    model_config = _ENV
+
+    warehouse: WarehouseSettings = Field(default_factory=WarehouseSettings)
+    files: FilesSettings = Field(default_factory=FilesSettings)
+    language: LanguageSettings = Field(default_factory=LanguageSettings)
+    entities: EntitySettings = Field(default_factory=EntitySettings)
+    dedup: DedupSettings = Field(
+        default_factory=DedupSettings, validation_alias=_env("NEAR_DUPLICATES")
+    )
+    runners: RunnerSettings = Field(default_factory=RunnerSettings)
+    fetch: FetchSettings = Field(default_factory=FetchSettings)
+    discover: DiscoverSettings = Field(default_factory=DiscoverSettings)
+    extract: ExtractSettings = Field(default_factory=ExtractSettings)
+
 
 def get_settings() -> Settings:
-    """Fresh settings from the environment (no caching: tests change the environment)."""
+    """Settings read now from the environment (no caching: tests change the environment). A flow
+    calls this once, when its caller passed none, and hands the tree on."""
     return Settings()
