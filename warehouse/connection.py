@@ -1,18 +1,14 @@
-"""Opening the warehouse file: one writer, retried with backoff while another process holds it."""
+"""Opening the warehouse file: retried with backoff while another process holds it."""
 
 from __future__ import annotations
 
 import logging
 import random
 import time
-from collections.abc import Iterator
-from contextlib import contextmanager
 from pathlib import Path
 
 import duckdb
 
-from warehouse.migrate import migrate
-from warehouse.settings import get_settings
 
 log = logging.getLogger("corpusflow.warehouse")
 
@@ -26,12 +22,13 @@ def is_lock_error(error: BaseException) -> bool:
 
 
 def open_database(
-    path: Path, read_only: bool = False, timeout_s: float = 120.0, config: dict | None = None
+    path: Path, read_only: bool = False, timeout_s: float = 120.0, config: dict | None = None,
+    memory_limit: str = "500MB",
 ) -> duckdb.DuckDBPyConnection:
     """Connect to `path`, waiting with exponential backoff (and a log line) while it is locked.
     `config` adds DuckDB settings to the memory limit (the analysts' SANDBOX)."""
     path = Path(path)
-    config = {"memory_limit": get_settings().duckdb_memory_limit, **(config or {})}
+    config = {"memory_limit": memory_limit, **(config or {})}
     if not read_only:
         path.parent.mkdir(parents=True, exist_ok=True)
     deadline = time.monotonic() + timeout_s
@@ -47,27 +44,6 @@ def open_database(
             delay = min(delay * 2, 5.0)
 
 
-@contextmanager
-def writer(path: Path, timeout_s: float = 120.0) -> Iterator[duckdb.DuckDBPyConnection]:
-    """A read-write connection to a migrated warehouse, closed on exit so the lock is short."""
-    con = open_database(path, read_only=False, timeout_s=timeout_s)
-    try:
-        migrate(con)
-        yield con
-    finally:
-        con.close()
-
-
-@contextmanager
-def reader(path: Path, timeout_s: float = 30.0) -> Iterator[duckdb.DuckDBPyConnection]:
-    """A read-only connection for analysts and reports."""
-    con = open_database(path, read_only=True, timeout_s=timeout_s)
-    try:
-        yield con
-    finally:
-        con.close()
-
-
 # An analyst's session may read the warehouse and nothing else: no file system access at all
 # (COPY ... TO, EXPORT DATABASE, ATTACH, read_csv of any file, INSTALL), no extension
 # autoloading, and the configuration locked so SQL cannot undo it.
@@ -78,12 +54,3 @@ SANDBOX = {
     "lock_configuration": True,
 }
 
-
-@contextmanager
-def analyst_session(path: Path, timeout_s: float = 30.0) -> Iterator[duckdb.DuckDBPyConnection]:
-    """A read-only, sandboxed connection (SANDBOX) for `corpus sql` and `corpus shell`."""
-    con = open_database(path, read_only=True, timeout_s=timeout_s, config=SANDBOX)
-    try:
-        yield con
-    finally:
-        con.close()

@@ -1,16 +1,16 @@
-"""Loaders: idempotent bulk upserts, one transaction per batch, recorded in a ledger."""
+"""Writes: idempotent bulk upserts, one transaction per batch, recorded in a ledger."""
 
 from __future__ import annotations
 
 import datetime as dt
 import json
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from typing import Any
 
-import duckdb
 from pydantic import BaseModel
 
-from warehouse.queries import document_owners
+from warehouse.queries import Reads
 from warehouse.records import Batch
 
 # Primary keys per table: rows are de-duplicated on them before an upsert, because DuckDB
@@ -34,14 +34,6 @@ _SOURCE_UPDATE = (
 )
 
 
-def _column_types(con: duckdb.DuckDBPyConnection, table: str) -> dict[str, str]:
-    rows = con.execute(
-        "select column_name, data_type from information_schema.columns where table_name = ?",
-        [table],
-    ).fetchall()
-    return dict(rows)
-
-
 def _unique_by_key(rows: list[dict[str, Any]], key: Sequence[str]) -> list[dict[str, Any]]:
     seen: set[tuple[Any, ...]] = set()
     unique = []
@@ -53,166 +45,164 @@ def _unique_by_key(rows: list[dict[str, Any]], key: Sequence[str]) -> list[dict[
     return unique
 
 
-def insert_rows(
-    con: duckdb.DuckDBPyConnection, table: str, rows: list[dict[str, Any]], conflict: str
-) -> None:
-    """Insert `rows` (dicts with equal keys) in one statement: each column is bound as one list
-    parameter and unnested, which is far faster than executemany."""
-    if not rows:
-        return
-    rows = _unique_by_key(rows, _KEYS.get(table, tuple(rows[0])))
-    columns = list(rows[0])
-    types = _column_types(con, table)
-    select = ", ".join(
-        f"unnest(${n}::{types[column]}[]) as {column}" for n, column in enumerate(columns, 1)
-    )
-    sql = f"insert into {table} ({', '.join(columns)}) select {select} {conflict}"
-    con.execute(sql, [[row[column] for row in rows] for column in columns])
-
-
 def _dicts(records: Sequence[BaseModel], **extra: Any) -> list[dict[str, Any]]:
     return [{**record.model_dump(), **extra} for record in records]
 
 
-def batch_is_loaded(con: duckdb.DuckDBPyConnection, batch_id: str) -> bool:
-    """True when the ledger says this batch was committed already."""
-    row = con.execute("select 1 from load_batches where batch_id = ?", [batch_id]).fetchone()
-    return row is not None
+def _now() -> dt.datetime:
+    return dt.datetime.now(dt.UTC).replace(tzinfo=None)
 
 
-def load_batch(con: duckdb.DuckDBPyConnection, batch: Batch) -> bool:
-    """Write a batch atomically; False (and no change) when the ledger already holds it."""
-    now = dt.datetime.now(dt.UTC).replace(tzinfo=None)
-    con.execute("begin transaction")
-    try:
-        if batch_is_loaded(con, batch.batch_id):
-            con.execute("rollback")
-            return False
-        _write_batch(con, batch, now)
-        con.execute("commit")
-    except Exception:
-        con.execute("rollback")
-        raise
-    return True
+class Writes(Reads):
+    """The warehouse's writes, as methods of a run's session (warehouse/session.py)."""
 
+    @contextmanager
+    def transaction(self) -> Iterator[None]:
+        """One transaction: committed when the block ends, rolled back when it raises."""
+        self.con.execute("begin transaction")
+        try:
+            yield
+        except BaseException:
+            self.con.execute("rollback")
+            raise
+        self.con.execute("commit")
 
-def _write_batch(con: duckdb.DuckDBPyConnection, batch: Batch, now: dt.datetime) -> None:
-    run = batch.run_id
-    sources = _dicts(
-        batch.sources, first_run_id=run, last_run_id=run, first_seen_at=now, last_seen_at=now
-    )
-    insert_rows(con, "sources", sources, _SOURCE_UPDATE)
-    for touched in batch.touched:
-        con.execute(
-            "update sources set size = ?, mtime_ns = ?, last_run_id = ?, last_seen_at = ?"
-            " where source_id = ?",
-            [touched.size, touched.mtime_ns, run, now, touched.source_id],
+    def _column_types(self, table: str) -> dict[str, str]:
+        rows = self.con.execute(
+            "select column_name, data_type from information_schema.columns where table_name = ?",
+            [table],
+        ).fetchall()
+        return dict(rows)
+
+    def insert_rows(self, table: str, rows: list[dict[str, Any]], conflict: str) -> None:
+        """Insert `rows` (dicts with equal keys) in one statement: each column is bound as one
+        list parameter and unnested, which is far faster than executemany."""
+        if not rows:
+            return
+        rows = _unique_by_key(rows, _KEYS.get(table, tuple(rows[0])))
+        columns = list(rows[0])
+        types = self._column_types(table)
+        select = ", ".join(
+            f"unnest(${n}::{types[column]}[]) as {column}" for n, column in enumerate(columns, 1)
         )
-    stored = set(document_owners(con, [d.doc_id for d in batch.documents]))
-    documents = _dicts(batch.documents, run_id=run, created_at=now)
-    insert_rows(con, "documents", documents, "on conflict do nothing")
-    # Band keys only for documents this transaction inserts, so lsh_bands never doubles.
-    bands = [b.model_dump() for b in batch.bands if b.doc_id not in stored]
-    insert_rows(con, "lsh_bands", bands, "")
-    insert_rows(
-        con, "duplicates", _dicts(batch.duplicates, run_id=run, recorded_at=now),
-        "on conflict do nothing",
-    )
-    insert_rows(con, "mentions", _dicts(batch.mentions), "on conflict do nothing")
-    rejects = [
-        {**row, "content_hash": row["content_hash"] or ""}
-        for row in _dicts(batch.rejects, run_id=run, recorded_at=now)
-    ]
-    insert_rows(con, "rejects", rejects, "on conflict do nothing")
-    insert_rows(con, "http_fetches", _dicts(batch.fetches, run_id=run), "on conflict do nothing")
-    con.execute(
-        "insert into load_batches values (?, ?, ?, ?, ?, ?, ?, ?, ?)",
-        [
-            batch.batch_id, run, batch.files, batch.files_unchanged, len(batch.documents),
-            len(batch.duplicates), len(batch.rejects), len(batch.mentions), now,
-        ],
-    )
+        sql = f"insert into {table} ({', '.join(columns)}) select {select} {conflict}"
+        self.con.execute(sql, [[row[column] for row in rows] for column in columns])
 
+    def batch_is_loaded(self, batch_id: str) -> bool:
+        """True when the ledger says this batch was committed already."""
+        row = self.con.execute(
+            "select 1 from load_batches where batch_id = ?", [batch_id]).fetchone()
+        return row is not None
 
-def begin_run(
-    con: duckdb.DuckDBPyConnection, run_id: str, flow: str, parameters: dict
-) -> list[str]:
-    """Record a run as started (a re-started run with the same id keeps its first start), and
-    mark any other run still `running` as `crashed`: the caller holds the run lock
-    (warehouse/lock.py), so no other run can be going. Returns the ids so marked."""
-    crashed = [run for (run,) in con.execute(
-        "update runs set status = 'crashed', finished_at = current_timestamp"
-        " where status = 'running' and run_id <> ? returning run_id", [run_id]).fetchall()]
-    con.execute(
-        "insert into runs (run_id, flow, started_at, status, parameters)"
-        " values (?, ?, current_timestamp, 'running', ?) on conflict do nothing",
-        [run_id, flow, json.dumps(parameters, default=str)],
-    )
-    return crashed
+    def load_batch(self, batch: Batch) -> bool:
+        """Write a batch atomically; False (and no change) when the ledger already holds it."""
+        with self.transaction():
+            if self.batch_is_loaded(batch.batch_id):
+                return False
+            self._write_batch(batch, _now())
+        return True
 
+    def _write_batch(self, batch: Batch, now: dt.datetime) -> None:
+        run = batch.run_id
+        sources = _dicts(
+            batch.sources, first_run_id=run, last_run_id=run, first_seen_at=now, last_seen_at=now
+        )
+        self.insert_rows("sources", sources, _SOURCE_UPDATE)
+        for touched in batch.touched:
+            self.con.execute(
+                "update sources set size = ?, mtime_ns = ?, last_run_id = ?, last_seen_at = ?"
+                " where source_id = ?",
+                [touched.size, touched.mtime_ns, run, now, touched.source_id],
+            )
+        stored = set(self.document_owners([d.doc_id for d in batch.documents]))
+        documents = _dicts(batch.documents, run_id=run, created_at=now)
+        self.insert_rows("documents", documents, "on conflict do nothing")
+        # Band keys only for documents this transaction inserts, so lsh_bands never doubles.
+        bands = [b.model_dump() for b in batch.bands if b.doc_id not in stored]
+        self.insert_rows("lsh_bands", bands, "")
+        self.insert_rows(
+            "duplicates", _dicts(batch.duplicates, run_id=run, recorded_at=now),
+            "on conflict do nothing",
+        )
+        self.insert_rows("mentions", _dicts(batch.mentions), "on conflict do nothing")
+        rejects = [
+            {**row, "content_hash": row["content_hash"] or ""}
+            for row in _dicts(batch.rejects, run_id=run, recorded_at=now)
+        ]
+        self.insert_rows("rejects", rejects, "on conflict do nothing")
+        self.insert_rows("http_fetches", _dicts(batch.fetches, run_id=run),
+                         "on conflict do nothing")
+        self.con.execute(
+            "insert into load_batches values (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            [
+                batch.batch_id, run, batch.files, batch.files_unchanged, len(batch.documents),
+                len(batch.duplicates), len(batch.rejects), len(batch.mentions), now,
+            ],
+        )
 
-def finish_run(
-    con: duckdb.DuckDBPyConnection, run_id: str, figures: dict[str, int], report: dict
-) -> None:
-    """Store a run's figures and its report, and mark it completed."""
-    con.execute(
-        "update runs set finished_at = current_timestamp, status = 'completed',"
-        " files_seen = ?, files_unchanged = ?, documents_new = ?, duplicates_new = ?,"
-        " rejects_new = ?, report = ? where run_id = ?",
-        [
-            figures["files_seen"], figures["files_unchanged"], figures["documents_new"],
-            figures["duplicates_new"], figures["rejects_new"],
-            json.dumps(report, default=str), run_id,
-        ],
-    )
+    def begin_run(self, run_id: str, flow: str, parameters: dict) -> list[str]:
+        """Record a run as started (a re-started run with the same id keeps its first start),
+        and mark any other run still `running` as `crashed`: the session holds the run lock
+        (warehouse/lock.py), so no other run can be going. Returns the ids so marked."""
+        crashed = [run for (run,) in self.con.execute(
+            "update runs set status = 'crashed', finished_at = current_timestamp"
+            " where status = 'running' and run_id <> ? returning run_id", [run_id]).fetchall()]
+        self.con.execute(
+            "insert into runs (run_id, flow, started_at, status, parameters)"
+            " values (?, ?, current_timestamp, 'running', ?) on conflict do nothing",
+            [run_id, flow, json.dumps(parameters, default=str)],
+        )
+        return crashed
 
+    def finish_run(self, run_id: str, figures: dict[str, int], report: dict) -> None:
+        """Store a run's figures and its report, and mark it completed."""
+        self.con.execute(
+            "update runs set finished_at = current_timestamp, status = 'completed',"
+            " files_seen = ?, files_unchanged = ?, documents_new = ?, duplicates_new = ?,"
+            " rejects_new = ?, report = ? where run_id = ?",
+            [
+                figures["files_seen"], figures["files_unchanged"], figures["documents_new"],
+                figures["duplicates_new"], figures["rejects_new"],
+                json.dumps(report, default=str), run_id,
+            ],
+        )
 
-def reset_near_duplicates(con: duckdb.DuckDBPyConnection) -> None:
-    """Forget every near-duplicate finding and band key (inside the caller's transaction)."""
-    con.execute("delete from duplicates where method = 'near'")
-    con.execute("delete from lsh_bands")
+    def mark_failed(self, run_id: str) -> None:
+        """Mark a run that raised as `failed`."""
+        self.con.execute("update runs set status = 'failed', finished_at = current_timestamp"
+                         " where run_id = ?", [run_id])
 
+    def reset_near_duplicates(self) -> None:
+        """Forget every near-duplicate finding and band key (inside the caller's transaction)."""
+        self.con.execute("delete from duplicates where method = 'near'")
+        self.con.execute("delete from lsh_bands")
 
-def insert_near_findings(
-    con: duckdb.DuckDBPyConnection, run_id: str, duplicates: Sequence[BaseModel],
-    bands: Sequence[BaseModel],
-) -> None:
-    """Store recomputed near duplicates and band keys (inside the caller's transaction)."""
-    now = dt.datetime.now(dt.UTC).replace(tzinfo=None)
-    insert_rows(con, "duplicates", _dicts(duplicates, run_id=run_id, recorded_at=now),
-                "on conflict do nothing")
-    insert_rows(con, "lsh_bands", [b.model_dump() for b in bands], "")
+    def insert_near_findings(
+        self, run_id: str, duplicates: Sequence[BaseModel], bands: Sequence[BaseModel]
+    ) -> None:
+        """Store recomputed near duplicates and band keys (inside the caller's transaction)."""
+        self.insert_rows("duplicates", _dicts(duplicates, run_id=run_id, recorded_at=_now()),
+                         "on conflict do nothing")
+        self.insert_rows("lsh_bands", [b.model_dump() for b in bands], "")
 
+    def replace_mentions(self, doc_ids: Sequence[str], mentions: Sequence[BaseModel]) -> None:
+        """Swap the mentions of `doc_ids` for new ones (inside the caller's transaction)."""
+        self.con.execute("delete from mentions where doc_id in (select unnest($1::varchar[]))",
+                         [list(doc_ids)])
+        self.insert_rows("mentions", _dicts(mentions), "on conflict do nothing")
 
-def replace_mentions(
-    con: duckdb.DuckDBPyConnection, doc_ids: Sequence[str], mentions: Sequence[BaseModel]
-) -> None:
-    """Swap the mentions of `doc_ids` for new ones (inside the caller's transaction)."""
-    con.execute("delete from mentions where doc_id in (select unnest($1::varchar[]))",
-                [list(doc_ids)])
-    insert_rows(con, "mentions", _dicts(mentions), "on conflict do nothing")
+    def replace_file_aliases(self, rows: Sequence[dict[str, Any]]) -> None:
+        """Swap the aliases that came from the alias file for `rows`; aliases added with SQL
+        stay and win over a file row with the same (alias, language)."""
+        with self.transaction():
+            self.con.execute("delete from entity_aliases where source = 'file'")
+            self.insert_rows("entity_aliases", [{**row, "source": "file"} for row in rows],
+                             "on conflict do nothing")
 
-
-def replace_file_aliases(con: duckdb.DuckDBPyConnection, rows: Sequence[dict[str, Any]]) -> None:
-    """Swap the aliases that came from the alias file for `rows`; aliases added with SQL stay
-    and win over a file row with the same (alias, language)."""
-    con.execute("begin transaction")
-    try:
-        con.execute("delete from entity_aliases where source = 'file'")
-        insert_rows(con, "entity_aliases", [{**row, "source": "file"} for row in rows],
-                    "on conflict do nothing")
-        con.execute("commit")
-    except Exception:
-        con.execute("rollback")
-        raise
-
-
-def record_discovery(
-    con: duckdb.DuckDBPyConnection, run_id: str, files_seen: int, files_unchanged: int
-) -> None:
-    """Note what discovery found on the running run, so progress can be shown while it goes
-    (the final report overwrites these figures)."""
-    con.execute(
-        "update runs set files_seen = ?, files_unchanged = ? where run_id = ?",
-        [files_seen, files_unchanged, run_id],
-    )
+    def record_discovery(self, run_id: str, files_seen: int, files_unchanged: int) -> None:
+        """Note what discovery found on the running run, so progress can be shown while it
+        goes (the final report overwrites these figures)."""
+        self.con.execute(
+            "update runs set files_seen = ?, files_unchanged = ? where run_id = ?",
+            [files_seen, files_unchanged, run_id],
+        )

@@ -1,8 +1,7 @@
 """One writing run per warehouse: an exclusive lock beside the file, held for the whole run.
 
-Each stage opens its own short DuckDB connection, so the file's own lock alone would let the
-stages of two runs interleave (a copy seen by both as new). A run therefore takes
-`<db>.lock` first: an exclusive `flock` the kernel drops when the holder exits, however it exits,
+DuckDB's own file lock fails a second process at once and says nothing of who holds the file.
+A run's session (warehouse/session.py) therefore takes `<db>.lock` first: an exclusive `flock` the kernel drops when the holder exits, however it exits,
 so a killed run never leaves a stale lock. The file also says who holds it (run id, PID, host,
 since when) for the message a waiting run prints. A second run waits, with a log line now and
 then, up to the lock timeout, then raises `WarehouseBusy`.
@@ -92,29 +91,3 @@ def _acquire(fd: int, db_path: Path, timeout_s: float) -> None:
                 next_log = time.monotonic() + WAIT_LOG_EVERY_S
             time.sleep(min(delay, max(0.0, timeout_s - waited)))
             delay = min(delay * 2, 1.0)
-
-
-@contextmanager
-def hold_warehouse(run_id: str) -> Iterator[None]:
-    """The run lock of the warehouse the settings name, with the settings' timeout. A run that
-    fails inside it is marked `failed` in `runs` before the lock is released."""
-    from warehouse.settings import get_settings
-
-    settings = get_settings()
-    with run_lock(settings.db_path, run_id, settings.lock_timeout_s):
-        try:
-            yield
-        except BaseException:
-            _mark_failed(settings.db_path, run_id, settings.lock_timeout_s)
-            raise
-
-
-def _mark_failed(db_path: Path, run_id: str, timeout_s: float) -> None:
-    from warehouse.connection import writer
-
-    try:
-        with writer(db_path, timeout_s) as con:
-            con.execute("update runs set status = 'failed', finished_at = current_timestamp"
-                        " where run_id = ?", [run_id])
-    except Exception as error:  # the run's own error matters more; the next run marks it crashed
-        log.warning("could not mark run %s failed: %s", run_id, error)

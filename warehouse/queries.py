@@ -1,4 +1,4 @@
-"""Read queries the stages and the run report need."""
+"""Read queries the stages, the run report and the analysts' shell need."""
 
 from __future__ import annotations
 
@@ -9,192 +9,180 @@ import duckdb
 from warehouse.records import BandKey, KnownSource
 
 
-def known_file_sources(con: duckdb.DuckDBPyConnection) -> dict[str, KnownSource]:
-    """Every file source the warehouse remembers, by source_id."""
-    rows = con.execute(
-        "select source_id, size, mtime_ns, content_hash from sources where kind = 'file'"
-    ).fetchall()
-    return {
-        row[0]: KnownSource(source_id=row[0], size=row[1], mtime_ns=row[2], content_hash=row[3])
-        for row in rows
-    }
+class Reads:
+    """The warehouse's read queries, as methods of a session (warehouse/session.py)."""
+
+    def __init__(self, con: duckdb.DuckDBPyConnection) -> None:
+        self.con = con
+
+    def known_file_sources(self) -> dict[str, KnownSource]:
+        """Every file source the warehouse remembers, by source_id."""
+        rows = self.con.execute(
+            "select source_id, size, mtime_ns, content_hash from sources where kind = 'file'"
+        ).fetchall()
+        return {
+            row[0]: KnownSource(source_id=row[0], size=row[1], mtime_ns=row[2], content_hash=row[3])
+            for row in rows
+        }
+
+    def document_owners(self, doc_ids: list[str]) -> dict[str, str]:
+        """doc_id → the source that first produced it, for the given ids that are already stored."""
+        if not doc_ids:
+            return {}
+        rows = self.con.execute(
+            "select doc_id, source_id from documents"
+            " where doc_id in (select unnest($1::varchar[]))",
+            [doc_ids],
+        ).fetchall()
+        return dict(rows)
+
+    def run_figures(self, run_id: str) -> dict[str, int]:
+        """Sums of the committed batches of one run."""
+        row = self.con.execute(
+            "select coalesce(sum(files), 0), coalesce(sum(files_unchanged), 0),"
+            " coalesce(sum(documents), 0), coalesce(sum(duplicates), 0), coalesce(sum(rejects), 0),"
+            " coalesce(sum(mentions), 0)"
+            " from load_batches where run_id = ?",
+            [run_id],
+        ).fetchone()
+        keys = ("files_read", "files_unchanged", "documents_new", "duplicates_new", "rejects_new",
+                "mentions_new")
+        return dict(zip(keys, (int(value) for value in row), strict=True))
+
+    def reject_reasons(self, run_id: str) -> list[tuple[str, int]]:
+        """(reason, count) of one run's rejects, commonest first."""
+        return self.con.execute(
+            "select reason, count(*) from rejects where run_id = ? group by reason"
+            " order by count(*) desc, reason",
+            [run_id],
+        ).fetchall()
+
+    def run_duplicates(self, run_id: str) -> list[tuple[str, str, str]]:
+        """(duplicate locator, canonical document's locator, method) for one run."""
+        return self.con.execute(
+            "select s.locator, c.locator, d.method from duplicates d"
+            " join sources s on s.source_id = d.source_id"
+            " join documents doc on doc.doc_id = d.canonical_doc_id"
+            " join sources c on c.source_id = doc.source_id"
+            " where d.run_id = ? order by s.locator",
+            [run_id],
+        ).fetchall()
+
+    def documents_per_language(self) -> list[tuple[str, int]]:
+        """(language, documents) over the whole warehouse."""
+        return self.con.execute(
+            "select language, count(*) from documents group by language order by count(*) desc, language"
+        ).fetchall()
+
+    def top_entities(self, limit: int = 10) -> list[tuple[str, str, str, int]]:
+        """(key, label, name, documents) of the most widely mentioned entities."""
+        return self.con.execute(
+            "select key, label, name, documents from top_entities limit ?", [limit]
+        ).fetchall()
+
+    def table_counts(self) -> dict[str, int]:
+        """Row count of every table the pipeline writes."""
+        tables = ("runs", "sources", "documents", "duplicates", "mentions", "rejects", "load_batches")
+        return {table: self.con.execute(f"select count(*) from {table}").fetchone()[0] for table in tables}
+
+    def run_query(self, sql: str) -> tuple[list[str], list[tuple[Any, ...]]]:
+        """Column names and rows of an analyst's query."""
+        cursor = self.con.execute(sql)
+        columns = [column[0] for column in cursor.description or []]
+        return columns, cursor.fetchall()
+
+    def table_names(self) -> tuple[list[str], list[tuple[Any, ...]]]:
+        """The tables and views an analyst can query (the shell's `.tables`)."""
+        return self.run_query("select table_name from information_schema.tables order by 1")
+
+    def table_columns(
+        self, table: str
+    ) -> tuple[list[str], list[tuple[Any, ...]]]:
+        """Columns and types of one table or view (the shell's `.schema NAME`)."""
+        cursor = self.con.execute(
+            "select column_name, data_type from information_schema.columns"
+            " where table_name = ? order by ordinal_position", [table])
+        return [c[0] for c in cursor.description], cursor.fetchall()
+
+    def run_script(
+        self, sql: str
+    ) -> list[tuple[str, list[str], list[tuple[Any, ...]]]]:
+        """(statement, columns, rows) for each statement of an analyst's script, in order; the
+        first failing statement raises duckdb.Error."""
+        return [(statement.query, *self.run_query(statement.query))
+                for statement in self.con.extract_statements(sql)]
 
 
-def document_owners(con: duckdb.DuckDBPyConnection, doc_ids: list[str]) -> dict[str, str]:
-    """doc_id → the source that first produced it, for the given ids that are already stored."""
-    if not doc_ids:
-        return {}
-    rows = con.execute(
-        "select doc_id, source_id from documents"
-        " where doc_id in (select unnest($1::varchar[]))",
-        [doc_ids],
-    ).fetchall()
-    return dict(rows)
+    def band_candidates(self, keys: list[BandKey]) -> list[tuple[str, str]]:
+        """(new doc_id, stored doc_id) pairs that share at least one LSH band key."""
+        if not keys:
+            return []
+        return self.con.execute(
+            "with probe as (select unnest($1::varchar[]) as doc_id, unnest($2::smallint[]) as band,"
+            " unnest($3::bigint[]) as key)"
+            " select distinct p.doc_id, b.doc_id from probe p"
+            " join lsh_bands b on b.band = p.band and b.key = p.key where b.doc_id <> p.doc_id",
+            [[k.doc_id for k in keys], [k.band for k in keys], [k.key for k in keys]],
+        ).fetchall()
 
+    def stored_for_matching(
+        self, doc_ids: list[str]
+    ) -> list[tuple[str, str, int, str | None]]:
+        """(doc_id, text, first-seen rank, canonical doc_id if it is a near copy) of stored documents."""
+        if not doc_ids:
+            return []
+        return self.con.execute(
+            "with wanted as (select unnest($1::varchar[]) as doc_id)"
+            " select d.doc_id, d.text, epoch_us(d.created_at), n.canonical_doc_id"
+            " from documents d join wanted using (doc_id)"
+            " left join duplicates n on n.doc_id = d.doc_id and n.method = 'near'",
+            [doc_ids],
+        ).fetchall()
 
-def run_figures(con: duckdb.DuckDBPyConnection, run_id: str) -> dict[str, int]:
-    """Sums of the committed batches of one run."""
-    row = con.execute(
-        "select coalesce(sum(files), 0), coalesce(sum(files_unchanged), 0),"
-        " coalesce(sum(documents), 0), coalesce(sum(duplicates), 0), coalesce(sum(rejects), 0),"
-        " coalesce(sum(mentions), 0)"
-        " from load_batches where run_id = ?",
-        [run_id],
-    ).fetchone()
-    keys = ("files_read", "files_unchanged", "documents_new", "duplicates_new", "rejects_new",
-            "mentions_new")
-    return dict(zip(keys, (int(value) for value in row), strict=True))
+    def documents_in_order(
+        self, offset: int, limit: int
+    ) -> list[tuple[str, str, str]]:
+        """(doc_id, source_id, text) of stored documents in first-seen order, one page at a time;
+        within one batch, in locator order, as the ingest flow saw them."""
+        return self.con.execute(
+            "select d.doc_id, d.source_id, d.text from documents d join sources s using (source_id)"
+            " order by d.created_at, s.locator, d.doc_id limit ? offset ?",
+            [limit, offset],
+        ).fetchall()
 
+    def url_owners(self, urls: list[str]) -> dict[str, str]:
+        """canonical URL → the earliest stored document with it, for the given URLs."""
+        if not urls:
+            return {}
+        rows = self.con.execute(
+            "select canonical_url, arg_min(doc_id, created_at) from documents"
+            " where canonical_url in (select unnest($1::varchar[])) group by canonical_url",
+            [urls],
+        ).fetchall()
+        return dict(rows)
 
-def reject_reasons(con: duckdb.DuckDBPyConnection, run_id: str) -> list[tuple[str, int]]:
-    """(reason, count) of one run's rejects, commonest first."""
-    return con.execute(
-        "select reason, count(*) from rejects where run_id = ? group by reason"
-        " order by count(*) desc, reason",
-        [run_id],
-    ).fetchall()
+    def documents_for_tagging(
+        self, offset: int, limit: int
+    ) -> list[tuple[str, str, str]]:
+        """(doc_id, text, language) of stored documents, one page at a time in a stable order."""
+        return self.con.execute(
+            "select doc_id, text, language from documents order by doc_id limit ? offset ?",
+            [limit, offset],
+        ).fetchall()
 
+    def url_validators(self, urls: list[str]) -> dict[str, tuple]:
+        """url → (etag, last_modified) of its newest fetch that gave any, for a conditional GET."""
+        if not urls:
+            return {}
+        rows = self.con.execute(
+            "select url, arg_max(etag, fetched_at), arg_max(last_modified, fetched_at)"
+            " from http_fetches where url in (select unnest($1::varchar[]))"
+            " and (etag is not null or last_modified is not null) and outcome = 'fetched'"
+            " group by url",
+            [urls],
+        ).fetchall()
+        return {url: (etag, modified) for url, etag, modified in rows}
 
-def run_duplicates(con: duckdb.DuckDBPyConnection, run_id: str) -> list[tuple[str, str, str]]:
-    """(duplicate locator, canonical document's locator, method) for one run."""
-    return con.execute(
-        "select s.locator, c.locator, d.method from duplicates d"
-        " join sources s on s.source_id = d.source_id"
-        " join documents doc on doc.doc_id = d.canonical_doc_id"
-        " join sources c on c.source_id = doc.source_id"
-        " where d.run_id = ? order by s.locator",
-        [run_id],
-    ).fetchall()
-
-
-def documents_per_language(con: duckdb.DuckDBPyConnection) -> list[tuple[str, int]]:
-    """(language, documents) over the whole warehouse."""
-    return con.execute(
-        "select language, count(*) from documents group by language order by count(*) desc, language"
-    ).fetchall()
-
-
-def top_entities(con: duckdb.DuckDBPyConnection, limit: int = 10) -> list[tuple[str, str, str, int]]:
-    """(key, label, name, documents) of the most widely mentioned entities."""
-    return con.execute(
-        "select key, label, name, documents from top_entities limit ?", [limit]
-    ).fetchall()
-
-
-def table_counts(con: duckdb.DuckDBPyConnection) -> dict[str, int]:
-    """Row count of every table the pipeline writes."""
-    tables = ("runs", "sources", "documents", "duplicates", "mentions", "rejects", "load_batches")
-    return {table: con.execute(f"select count(*) from {table}").fetchone()[0] for table in tables}
-
-
-def run_query(con: duckdb.DuckDBPyConnection, sql: str) -> tuple[list[str], list[tuple[Any, ...]]]:
-    """Column names and rows of an analyst's query."""
-    cursor = con.execute(sql)
-    columns = [column[0] for column in cursor.description or []]
-    return columns, cursor.fetchall()
-
-
-def table_names(con: duckdb.DuckDBPyConnection) -> tuple[list[str], list[tuple[Any, ...]]]:
-    """The tables and views an analyst can query (the shell's `.tables`)."""
-    return run_query(con, "select table_name from information_schema.tables order by 1")
-
-
-def table_columns(
-    con: duckdb.DuckDBPyConnection, table: str
-) -> tuple[list[str], list[tuple[Any, ...]]]:
-    """Columns and types of one table or view (the shell's `.schema NAME`)."""
-    cursor = con.execute(
-        "select column_name, data_type from information_schema.columns"
-        " where table_name = ? order by ordinal_position", [table])
-    return [c[0] for c in cursor.description], cursor.fetchall()
-
-
-def run_script(
-    con: duckdb.DuckDBPyConnection, sql: str
-) -> list[tuple[str, list[str], list[tuple[Any, ...]]]]:
-    """(statement, columns, rows) for each statement of an analyst's script, in order; the
-    first failing statement raises duckdb.Error."""
-    return [(statement.query, *run_query(con, statement.query))
-            for statement in con.extract_statements(sql)]
-
-
-
-def band_candidates(con: duckdb.DuckDBPyConnection, keys: list[BandKey]) -> list[tuple[str, str]]:
-    """(new doc_id, stored doc_id) pairs that share at least one LSH band key."""
-    if not keys:
-        return []
-    return con.execute(
-        "with probe as (select unnest($1::varchar[]) as doc_id, unnest($2::smallint[]) as band,"
-        " unnest($3::bigint[]) as key)"
-        " select distinct p.doc_id, b.doc_id from probe p"
-        " join lsh_bands b on b.band = p.band and b.key = p.key where b.doc_id <> p.doc_id",
-        [[k.doc_id for k in keys], [k.band for k in keys], [k.key for k in keys]],
-    ).fetchall()
-
-
-def stored_for_matching(
-    con: duckdb.DuckDBPyConnection, doc_ids: list[str]
-) -> list[tuple[str, str, int, str | None]]:
-    """(doc_id, text, first-seen rank, canonical doc_id if it is a near copy) of stored documents."""
-    if not doc_ids:
-        return []
-    return con.execute(
-        "with wanted as (select unnest($1::varchar[]) as doc_id)"
-        " select d.doc_id, d.text, epoch_us(d.created_at), n.canonical_doc_id"
-        " from documents d join wanted using (doc_id)"
-        " left join duplicates n on n.doc_id = d.doc_id and n.method = 'near'",
-        [doc_ids],
-    ).fetchall()
-
-
-def documents_in_order(
-    con: duckdb.DuckDBPyConnection, offset: int, limit: int
-) -> list[tuple[str, str, str]]:
-    """(doc_id, source_id, text) of stored documents in first-seen order, one page at a time;
-    within one batch, in locator order, as the ingest flow saw them."""
-    return con.execute(
-        "select d.doc_id, d.source_id, d.text from documents d join sources s using (source_id)"
-        " order by d.created_at, s.locator, d.doc_id limit ? offset ?",
-        [limit, offset],
-    ).fetchall()
-
-
-def url_owners(con: duckdb.DuckDBPyConnection, urls: list[str]) -> dict[str, str]:
-    """canonical URL → the earliest stored document with it, for the given URLs."""
-    if not urls:
-        return {}
-    rows = con.execute(
-        "select canonical_url, arg_min(doc_id, created_at) from documents"
-        " where canonical_url in (select unnest($1::varchar[])) group by canonical_url",
-        [urls],
-    ).fetchall()
-    return dict(rows)
-
-
-def documents_for_tagging(
-    con: duckdb.DuckDBPyConnection, offset: int, limit: int
-) -> list[tuple[str, str, str]]:
-    """(doc_id, text, language) of stored documents, one page at a time in a stable order."""
-    return con.execute(
-        "select doc_id, text, language from documents order by doc_id limit ? offset ?",
-        [limit, offset],
-    ).fetchall()
-
-
-def url_validators(con: duckdb.DuckDBPyConnection, urls: list[str]) -> dict[str, tuple]:
-    """url → (etag, last_modified) of its newest fetch that gave any, for a conditional GET."""
-    if not urls:
-        return {}
-    rows = con.execute(
-        "select url, arg_max(etag, fetched_at), arg_max(last_modified, fetched_at)"
-        " from http_fetches where url in (select unnest($1::varchar[]))"
-        " and (etag is not null or last_modified is not null) and outcome = 'fetched'"
-        " group by url",
-        [urls],
-    ).fetchall()
-    return {url: (etag, modified) for url, etag, modified in rows}
-
-
-def known_urls(con: duckdb.DuckDBPyConnection) -> list[str]:
-    """Locators of the URL sources already processed (their canonical URLs)."""
-    return [row[0] for row in con.execute("select locator from sources where kind = 'url'").fetchall()]
+    def known_urls(self) -> list[str]:
+        """Locators of the URL sources already processed (their canonical URLs)."""
+        return [row[0] for row in self.con.execute("select locator from sources where kind = 'url'").fetchall()]

@@ -1,0 +1,122 @@
+"""Sessions on the warehouse: the only way the rest of corpusflow reaches DuckDB.
+
+`open_warehouse` is a run's session: it takes the run lock (warehouse/lock.py), opens one
+read-write connection for the whole run, migrates it, and offers the reads and writes the stages
+need as methods (`Reads` in warehouse/queries.py, `Writes` in warehouse/load.py). Transactions
+and paging live here too, so a stage never starts one itself. `analyst_session` is the sandboxed
+read-only session of `corpus sql` and `corpus shell`.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import TypeVar
+
+import duckdb
+
+from warehouse.connection import SANDBOX, open_database
+from warehouse.load import Writes
+from warehouse.lock import run_lock
+from warehouse.migrate import migrate
+from warehouse.progress import publish_progress
+from warehouse.queries import Reads
+from warehouse.settings import WarehouseSettings
+from warehouse.snapshot import publish_snapshot, remove_partial_copies, snapshot_path_for
+
+log = logging.getLogger("corpusflow.warehouse")
+Row = TypeVar("Row")
+
+# What a failing analyst statement raises: DuckDB's own error, under a name that does not make
+# the caller import duckdb.
+QueryError = duckdb.Error
+
+
+class Warehouse(Writes):
+    """A writing run's session: its connection, held under the run lock from start to end."""
+
+    def __init__(self, con: duckdb.DuckDBPyConnection, settings: WarehouseSettings) -> None:
+        super().__init__(con)
+        self.path = Path(settings.db_path)
+
+    def pages(self, read: Callable[[int, int], list[Row]], size: int) -> Iterator[list[Row]]:
+        """Every stored document through `read(offset, limit)`, `size` at a time."""
+        for offset in range(0, self.table_counts()["documents"], size):
+            yield read(offset, size)
+
+    def publish_progress(self, run_id: str) -> None:
+        """Tell the progress bar (which never opens the file) how far this run has got."""
+        publish_progress(self.con, self.path, run_id)
+
+    def publish_snapshot(self) -> Path:
+        """Publish the analysts' read-only copy of the warehouse as it stands now."""
+        return publish_snapshot(self.con, self.path, snapshot_path_for(self.path))
+
+    def remove_partial_snapshots(self) -> list[Path]:
+        """Half-written snapshot copies a killed run left behind."""
+        return remove_partial_copies(snapshot_path_for(self.path))
+
+
+@contextmanager
+def open_warehouse(settings: WarehouseSettings, owner: str) -> Iterator[Warehouse]:
+    """A writing run's session: wait for the run lock (up to the lock timeout, then
+    `WarehouseBusy`), open and migrate the file, and hold both until the block ends. A run that
+    raises inside is marked `failed` before the lock is released."""
+    with run_lock(settings.db_path, owner, settings.lock_timeout_s):
+        con = open_database(settings.db_path, timeout_s=settings.lock_timeout_s,
+                            memory_limit=settings.duckdb_memory_limit)
+        try:
+            migrate(con)
+            session = Warehouse(con, settings)
+            try:
+                yield session
+            except BaseException:
+                _mark_failed(session, owner)
+                raise
+        finally:
+            con.close()
+
+
+def _mark_failed(session: Warehouse, run_id: str) -> None:
+    try:
+        session.mark_failed(run_id)
+    except Exception as error:  # the run's own error matters more; the next run marks it crashed
+        log.warning("could not mark run %s failed: %s", run_id, error)
+
+
+class AnalystSession(Reads):
+    """A read-only, sandboxed session: the analysts' queries and the shell's dot-commands."""
+
+
+@contextmanager
+def analyst_session(path: Path, timeout_s: float = 30.0, memory_limit: str = "500MB"
+                    ) -> Iterator[AnalystSession]:
+    """A read-only, sandboxed session (SANDBOX) for `corpus sql` and `corpus shell`."""
+    con = open_database(path, read_only=True, timeout_s=timeout_s, config=SANDBOX,
+                        memory_limit=memory_limit)
+    try:
+        yield AnalystSession(con)
+    finally:
+        con.close()
+
+
+@contextmanager
+def read_session(path: Path, timeout_s: float = 30.0) -> Iterator[Reads]:
+    """A read-only session without the sandbox, for benchmarks and checks."""
+    con = open_database(path, read_only=True, timeout_s=timeout_s)
+    try:
+        yield Reads(con)
+    finally:
+        con.close()
+
+
+def migrate_file(settings: WarehouseSettings) -> list[str]:
+    """Bring the warehouse file to the newest schema; the migrations applied."""
+    con = open_database(settings.db_path, timeout_s=settings.lock_timeout_s,
+                        memory_limit=settings.duckdb_memory_limit)
+    try:
+        return migrate(con)
+    finally:
+        con.close()
