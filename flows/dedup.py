@@ -3,12 +3,11 @@
 from __future__ import annotations
 
 from prefect import flow
-from prefect.runtime import flow_run
 from pydantic import BaseModel, Field
 
+from flows.pipeline import finish_maintenance, warehouse_run
 from tasks.near_dup import recompute_stage
-from tasks.report import begin_run_stage, finish_maintenance_stage, publish_snapshot_stage
-from warehouse.lock import hold_warehouse
+from warehouse.settings import Settings, get_settings
 
 
 class RecomputeParams(BaseModel):
@@ -19,11 +18,12 @@ class RecomputeParams(BaseModel):
 
 
 @flow(name="recompute-near-duplicates")
-def recompute_near_duplicates(params: RecomputeParams = RecomputeParams()) -> int:
+def recompute_near_duplicates(
+    params: RecomputeParams = RecomputeParams(), settings: Settings | None = None
+) -> int:
     """Drop and recompute every near-duplicate finding without re-ingesting anything."""
-    with hold_warehouse(str(flow_run.id)):
-        run_id = begin_run_stage("recompute-near-duplicates", params.model_dump())
-        found = recompute_stage(run_id, params.batch_size)
-        finish_maintenance_stage(run_id, {"duplicates_new": found})
-        publish_snapshot_stage()
+    settings = settings or get_settings()
+    with warehouse_run("recompute-near-duplicates", params, settings) as run:
+        found = recompute_stage(run.session, run.run_id, params.batch_size, settings.dedup)
+        finish_maintenance(run, {"duplicates_new": found})
         return found

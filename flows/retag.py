@@ -3,12 +3,11 @@
 from __future__ import annotations
 
 from prefect import flow
-from prefect.runtime import flow_run
 from pydantic import BaseModel, Field
 
-from tasks.entities import retag_stage, sync_aliases_stage
-from tasks.report import begin_run_stage, finish_maintenance_stage, publish_snapshot_stage
-from warehouse.lock import hold_warehouse
+from flows.pipeline import finish_maintenance, warehouse_run
+from tasks.entities import retag_stage
+from warehouse.settings import Settings, get_settings
 
 
 class RetagParams(BaseModel):
@@ -19,12 +18,10 @@ class RetagParams(BaseModel):
 
 
 @flow(name="retag-entities")
-def retag_entities(params: RetagParams = RetagParams()) -> int:
+def retag_entities(params: RetagParams = RetagParams(), settings: Settings | None = None) -> int:
     """Replace every document's mentions with those of the tagger the settings now name."""
-    with hold_warehouse(str(flow_run.id)):
-        run_id = begin_run_stage("retag-entities", params.model_dump())
-        sync_aliases_stage()
-        written = retag_stage(params.batch_size)
-        finish_maintenance_stage(run_id, {"mentions_new": written})
-        publish_snapshot_stage()
+    settings = settings or get_settings()
+    with warehouse_run("retag-entities", params, settings) as run:
+        written = retag_stage(run.session, params.batch_size, settings.entities)
+        finish_maintenance(run, {"mentions_new": written})
         return written

@@ -9,12 +9,11 @@ from prefect.context import FlowRunContext
 from prefect.settings import get_current_settings
 from prefect.task_runners import ProcessPoolTaskRunner, TaskRunner, ThreadPoolTaskRunner
 
-from warehouse.settings import Settings, get_settings
+from warehouse.settings import RunnerSettings
 
 
-def task_runner(settings: Settings | None = None) -> TaskRunner:
+def task_runner(settings: RunnerSettings) -> TaskRunner:
     """Threads (the default: one batch at a time), a process pool, or Dask."""
-    settings = settings or get_settings()
     if settings.task_runner == "processes":
         return ProcessPoolTaskRunner(max_workers=settings.workers)
     if settings.task_runner == "dask":
@@ -29,13 +28,12 @@ def task_runner(settings: Settings | None = None) -> TaskRunner:
     return ThreadPoolTaskRunner(max_workers=1)
 
 
-def batches_in_flight(settings: Settings | None = None) -> int:
+def batches_in_flight(settings: RunnerSettings) -> int:
     """How many batches are analysed ahead of the single writer."""
-    settings = settings or get_settings()
     return 1 if settings.task_runner == "threads" else max(2, settings.workers)
 
 
-def share_server_with_workers(settings: Settings | None = None) -> None:
+def share_server_with_workers(settings: RunnerSettings) -> None:
     """Give worker processes the address of the Prefect server this flow run reports to.
 
     Workers inherit the environment and Prefect's settings, but not the temporary server that a
@@ -43,7 +41,6 @@ def share_server_with_workers(settings: Settings | None = None) -> None:
     server of its own (about 230 MB and 5 s each) and reported its task runs there. Called at
     the start of a flow, before the first task is submitted; the temporary server lives as long
     as this process."""
-    settings = settings or get_settings()
     if settings.task_runner == "threads" or get_current_settings().api.url:
         return
     os.environ["PREFECT_API_URL"] = str(get_client(sync_client=True).api_url)

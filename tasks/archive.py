@@ -10,7 +10,6 @@ warehouse to store; the files hold bodies only.
 
 from __future__ import annotations
 
-import datetime as dt
 import gzip
 import hashlib
 import os
@@ -18,31 +17,11 @@ import tempfile
 from importlib.metadata import version
 from pathlib import Path
 
-from pydantic import BaseModel
-
-from tasks.fetch import Fetched
+from tasks.records import ArchiveRecord, Fetched
 
 SUFFIXES = {"text/html": "html", "application/xhtml+xml": "html", "application/xml": "xml",
             "text/xml": "xml", "application/rss+xml": "xml", "application/atom+xml": "xml"}
 ALL_EXTENSIONS = ("html", "xml", "bin")
-
-
-class ArchiveRecord(BaseModel):
-    """What the warehouse stores about one archived fetch (one row per fetch)."""
-
-    sha256: str
-    path: str  # relative to the archive root
-    size: int  # bytes before compression
-    url: str
-    final_url: str
-    status: int
-    content_type: str | None
-    charset: str | None
-    etag: str | None
-    last_modified: str | None
-    fetched_at: dt.datetime
-    extractor: str
-    extractor_version: str
 
 
 class ArchiveCorrupt(Exception):

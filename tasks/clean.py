@@ -11,7 +11,7 @@ import ftfy
 from prefect import task
 from prefect.cache_policies import NO_CACHE
 
-from tasks.parse import Outcome
+from tasks.records import Outcome
 from tasks.urls import UrlError, canonicalize_url
 from warehouse.records import CleanArticle, Candidate, ParsedArticle, sha256_hex
 

@@ -6,19 +6,9 @@ from __future__ import annotations
 
 from prefect import task
 from prefect.cache_policies import NO_CACHE
-from pydantic import BaseModel
-
+from tasks.records import ExactSplit
 from warehouse.records import Document, Duplicate
-
-
-class ExactSplit(BaseModel):
-    """A batch split into new texts, duplicates of other documents, and re-reads of a source's
-    own document (its file changed on disk but its text did not). A new text under a canonical
-    URL that an earlier document already has is new (kept) and also a `url` duplicate."""
-
-    unique: list[Document]
-    duplicates: list[Duplicate]
-    same_source: list[Document]
+from warehouse.session import Warehouse
 
 
 def exact_duplicate(article: Document, canonical_doc_id: str) -> Duplicate:
@@ -64,14 +54,8 @@ def split_exact(
 
 
 @task(name="dedup-exact", cache_policy=NO_CACHE)
-def dedup_stage(articles: list[Document]) -> ExactSplit:
+def dedup_stage(session: Warehouse, articles: list[Document]) -> ExactSplit:
     """Split a batch into new texts and exact duplicates of stored or earlier documents."""
-    from warehouse.connection import writer
-    from warehouse.queries import document_owners, url_owners
-    from warehouse.settings import get_settings
-
-    settings = get_settings()
-    with writer(settings.db_path, settings.lock_timeout_s) as con:
-        owners = document_owners(con, sorted({a.doc_id for a in articles}))
-        by_url = url_owners(con, sorted({a.canonical_url for a in articles if a.canonical_url}))
+    owners = session.document_owners(sorted({a.doc_id for a in articles}))
+    by_url = session.url_owners(sorted({a.canonical_url for a in articles if a.canonical_url}))
     return split_exact(articles, owners, by_url)

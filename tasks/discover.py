@@ -1,40 +1,30 @@
-"""Discover inbox files and skip the ones the warehouse has seen unchanged (path, size, mtime)."""
+"""Discovery: what a run should read. Files: the inbox listed, and those the warehouse has seen
+unchanged (path, size, mtime) skipped. URLs: lists, RSS/Atom feeds and sitemaps read (feeds and
+sitemaps fetched with the validators of their last fetch, so an unchanged one costs a 304), every
+link canonicalised (tasks.urls) and deduplicated, URLs the warehouse holds skipped, and per-source
+and per-run caps keeping the newest. Bad input is a Reject, never an exception."""
 
 from __future__ import annotations
 
+import datetime as dt
 import glob
 import os
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from pathlib import Path
 
 from prefect import get_run_logger, task
 from prefect.cache_policies import NO_CACHE
-from pydantic import BaseModel
 
-from warehouse.records import Candidate, KnownSource, source_id_for
-
-
-class Discovery(BaseModel):
-    """What discovery found: files to read, and how many were skipped as unchanged."""
-
-    candidates: list[Candidate]
-    unchanged: int
-    seen: int
-    known_hashes: dict[str, str]  # source_id → content hash, for the candidates already known
-
-    def known_hashes_of(self, batch: list[Candidate]) -> dict[str, str]:
-        """The known hashes of one batch's candidates: what its parse task needs to be sent."""
-        return {c.source_id: self.known_hashes[c.source_id]
-                for c in batch if c.source_id in self.known_hashes}
-
-
-class InboxFile(Candidate):
-    """A file listed in an inbox. `root` is the inbox folder with its symlinks resolved: the
-    file must not leave it once its own are (parse checks that when it opens the file). `path`
-    is the name to open when the locator had to spell an undecodable name differently."""
-
-    root: str
-    path: str | None = None
+from tasks.feeds import DiscoveryError, Item, list_items, parse_feed, parse_sitemap, read_url_list
+from tasks.http import Fetcher, HttpFetcher
+from tasks.records import (
+    DiscoveredUrl, Discovery, Fetched, FetchFailed, FetchKind, FetchRequest, FetchResult,
+    InboxFile, SourceFetch, Validators,
+)
+from tasks.urls import UrlError, canonicalize_url
+from warehouse.records import Candidate, KnownSource, Reject, source_id_for
+from warehouse.session import Warehouse
+from warehouse.settings import DiscoverSettings, Settings
 
 
 def _is_hidden(path: str) -> bool:
@@ -179,9 +169,16 @@ def select_changed(
     )
 
 
-def discover(patterns: Iterable[str], known: dict[str, KnownSource]) -> Discovery:
+def discover_files(patterns: Iterable[str], known: dict[str, KnownSource]) -> Discovery:
     """The whole stage: list, stat and compare with what the warehouse knows."""
     return select_changed(stat_inbox(list_inbox(patterns)), known)
+
+
+def read_url_file(path: str) -> list[str]:
+    """The URLs of a list file; a missing file is an error of the run, not of one input."""
+    if not Path(path).is_file():
+        raise FileNotFoundError(f"URL list {path!r} does not exist")
+    return read_url_list(Path(path).read_text(encoding="utf-8"))
 
 
 def in_batches(items: list, size: int) -> list[list]:
@@ -194,19 +191,222 @@ def in_waves(items: list, size: int, width: int) -> list[list[list]]:
     return in_batches(in_batches(items, size), width)
 
 
-@task(name="discover", cache_policy=NO_CACHE)
-def discover_stage(patterns: list[str], run_id: str) -> Discovery:
-    """List the inbox and keep the files that are new or changed since the last run."""
-    from warehouse.connection import writer
-    from warehouse.load import record_discovery
-    from warehouse.progress import publish_progress
-    from warehouse.queries import known_file_sources
-    from warehouse.settings import get_settings
+# ---------------------------------------------------------------- URLs: items → canonical URLs
 
-    settings = get_settings()
-    with writer(settings.db_path, settings.lock_timeout_s) as con:
-        found = discover(patterns, known_file_sources(con))
-        record_discovery(con, run_id, found.seen, found.unchanged)
-        publish_progress(con, settings.db_path, run_id)
+
+def canonical_urls(items: Iterable[Item], source: str) -> tuple[list[DiscoveredUrl], list[Reject]]:
+    """Canonical DiscoveredUrls of items; links we will not fetch become Rejects."""
+    found: list[DiscoveredUrl] = []
+    rejects: list[Reject] = []
+    for item in items:
+        try:
+            url = canonicalize_url(item.link, base=item.base or None)
+        except UrlError as error:
+            rejects.append(_reject(item.link or "(empty link)", error.reason,
+                                   f"{error.detail} (from {source})"))
+            continue
+        found.append(DiscoveredUrl(url=url, source=source, via=item.via, title=item.title,
+                                   published=item.published, lastmod=item.lastmod))
+    return found, rejects
+
+
+def newest_first(urls: list[DiscoveredUrl], cap: int) -> tuple[list[DiscoveredUrl], int]:
+    """At most `cap` URLs, the most recently dated first (undated keep their order, last)."""
+    if len(urls) <= cap:
+        return urls, 0
+    floor = dt.datetime.min.replace(tzinfo=dt.UTC)
+    ranked = sorted(urls, key=lambda u: u.published or u.lastmod or floor, reverse=True)
+    return ranked[:cap], len(urls) - cap
+
+
+def merge_urls(groups: Iterable[list[DiscoveredUrl]], known: frozenset[str], cap: int
+               ) -> tuple[list[DiscoveredUrl], int, int]:
+    """One entry per URL across sources (first seen wins, gaps filled from later sightings),
+    without URLs already known; returns (urls, known_skipped, capped)."""
+    merged: dict[str, DiscoveredUrl] = {}
+    skipped: set[str] = set()
+    for group in groups:
+        for found in group:
+            if found.url in known:
+                skipped.add(found.url)
+            elif found.url in merged:
+                first = merged[found.url]
+                first.title = first.title or found.title
+                first.published = first.published or found.published
+                first.lastmod = first.lastmod or found.lastmod
+            else:
+                merged[found.url] = found.model_copy()
+    urls = list(merged.values())
+    return urls[:cap], len(skipped), max(0, len(urls) - cap)
+
+
+def _reject(locator: str, reason: str, detail: str = "") -> Reject:
+    return Reject(source_id=source_id_for(locator), locator=locator, content_hash=None,
+                  stage="discover", reason=reason, detail=detail)
+
+
+# ---------------------------------------------------------------- URLs: the discovery pass
+
+
+def discover_urls(
+    fetcher: Fetcher,
+    urls: Sequence[str] = (),
+    feeds: Sequence[str] = (),
+    sitemaps: Sequence[str] = (),
+    validators: Mapping[str, Validators] | None = None,
+    known_urls: Iterable[str] = (),
+    config: DiscoverSettings | None = None,
+) -> Discovery:
+    """The URLs to fetch this run from lists, feeds and sitemaps; never raises for bad input.
+
+    `validators` maps a feed or sitemap URL to its last ETag/Last-Modified (conditional GET);
+    `known_urls` are canonical URLs the warehouse already holds, skipped here.
+    """
+    config = config or DiscoverSettings()
+    validators = validators or {}
+    result = Discovery()
+    groups: list[list[DiscoveredUrl]] = []
+
+    listed, rejects = canonical_urls(list_items(urls), "list")
+    result.rejects += rejects
+    groups.append(_capped(listed, config, result))
+
+    for feed_url, fetched in _fetch_sources(fetcher, feeds, "feed", validators, result):
+        groups.append(_read_feed(feed_url, fetched, config, result))
+
+    groups += _read_sitemaps(fetcher, sitemaps, validators, config, result)
+
+    result.urls, result.unchanged, capped = merge_urls(groups, frozenset(known_urls),
+                                                       config.max_urls_per_run)
+    result.seen = len(result.urls) + result.unchanged
+    result.capped += capped
+    return result
+
+
+def _capped(urls: list[DiscoveredUrl], config: DiscoverSettings, result: Discovery
+            ) -> list[DiscoveredUrl]:
+    kept, dropped = newest_first(urls, config.max_urls_per_source)
+    result.capped += dropped
+    return kept
+
+
+def _fetch_sources(fetcher: Fetcher, urls: Sequence[str], kind: FetchKind,
+                   validators: Mapping[str, Validators], result: Discovery
+                   ) -> list[tuple[str, Fetched]]:
+    """Fetch feeds or sitemaps; failures and 304s are recorded, bodies returned."""
+    requests: list[FetchRequest] = []
+    for url in dict.fromkeys(urls):
+        known = validators.get(url, Validators())
+        requests.append(FetchRequest(url=url, kind=kind, etag=known.etag,
+                                     last_modified=known.last_modified))
+    bodies: list[tuple[str, Fetched]] = []
+    for request, fetched in zip(requests, fetcher.fetch_many(requests), strict=True):
+        result.sources.append(_source_record(request, fetched))
+        if isinstance(fetched, Fetched):
+            bodies.append((request.url, fetched))
+        elif fetched.reason != "not_modified":
+            result.rejects.append(_reject(request.url, fetched.reason, fetched.detail))
+    return bodies
+
+
+def _source_record(request: FetchRequest, fetched: FetchResult) -> SourceFetch:
+    if isinstance(fetched, FetchFailed):
+        outcome = "not_modified" if fetched.reason == "not_modified" else "failed"
+        return SourceFetch(url=request.url, kind=request.kind, outcome=outcome,
+                           etag=fetched.etag, last_modified=fetched.last_modified,
+                           reason=None if outcome == "not_modified" else fetched.reason)
+    return SourceFetch(url=request.url, kind=request.kind, outcome="fetched",
+                       etag=fetched.etag, last_modified=fetched.last_modified)
+
+
+def _read_feed(feed_url: str, fetched: Fetched, config: DiscoverSettings, result: Discovery
+               ) -> list[DiscoveredUrl]:
+    try:
+        items = parse_feed(fetched.body, fetched.final_url)
+    except DiscoveryError as error:
+        _unreadable(result, feed_url, error)
+        return []
+    found, rejects = canonical_urls(items, feed_url)
+    result.rejects += rejects
+    _count_urls(result, feed_url, len(found))
+    return _capped(found, config, result)
+
+
+def _read_sitemaps(fetcher: Fetcher, roots: Sequence[str], validators: Mapping[str, Validators],
+                   config: DiscoverSettings, result: Discovery) -> list[list[DiscoveredUrl]]:
+    """Read sitemaps level by level, following indexes down to `max_sitemap_depth`."""
+    groups: list[list[DiscoveredUrl]] = []
+    level, seen, budget = list(dict.fromkeys(roots)), set(roots), config.max_sitemaps_per_run
+    for depth in range(config.max_sitemap_depth + 1):
+        batch, level = level[:budget], []
+        budget -= len(batch)
+        for url, fetched in _fetch_sources(fetcher, batch, "sitemap", validators, result):
+            try:
+                content = parse_sitemap(fetched.body, fetched.final_url, config.max_xml_bytes)
+            except DiscoveryError as error:
+                _unreadable(result, url, error)
+                continue
+            if content.sitemaps:
+                # An index's own validators say nothing about its children, which change
+                # without it: indexes are always fetched in full (they are small).
+                _source_of(result, url).etag = _source_of(result, url).last_modified = None
+            found, rejects = canonical_urls(content.items, url)
+            result.rejects += rejects
+            _count_urls(result, url, len(found))
+            groups.append(_capped(found, config, result))
+            children = [c for c in content.sitemaps if c not in seen]
+            if children and depth == config.max_sitemap_depth:
+                result.rejects.append(_reject(url, "sitemap_too_deep", f"{len(children)} child "
+                                      f"sitemaps below depth {config.max_sitemap_depth}"))
+                continue
+            seen.update(children)
+            level += children
+        if not level or budget <= 0:
+            break
+    return groups
+
+
+def _source_of(result: Discovery, source_url: str) -> SourceFetch:
+    return next(s for s in reversed(result.sources) if s.url == source_url)
+
+
+def _count_urls(result: Discovery, source_url: str, count: int) -> None:
+    _source_of(result, source_url).urls = count
+
+
+def _unreadable(result: Discovery, source_url: str, error: DiscoveryError) -> None:
+    """A fetched source that does not parse: a Reject, and no validators, so that the next
+    run reads it again instead of trusting a 304 for a broken file."""
+    result.rejects.append(_reject(source_url, error.reason, error.detail))
+    source = _source_of(result, source_url)
+    source.outcome, source.reason = "failed", error.reason
+    source.etag = source.last_modified = None
+
+
+# ---------------------------------------------------------------- the stages
+
+
+@task(name="discover", cache_policy=NO_CACHE)
+def discover_files_stage(session: Warehouse, patterns: list[str], run_id: str) -> Discovery:
+    """List the inbox and keep the files that are new or changed since the last run."""
+    found = discover_files(patterns, session.known_file_sources())
+    session.record_discovery(run_id, found.seen, found.unchanged)
+    session.publish_progress(run_id)
     get_run_logger().info("%d files seen, %d unchanged", found.seen, found.unchanged)
     return found
+
+
+@task(name="discover-urls", cache_policy=NO_CACHE)
+def discover_urls_stage(
+    session: Warehouse, urls: list[str], url_file: str | None, feeds: list[str],
+    sitemaps: list[str], settings: Settings,
+) -> Discovery:
+    """Article URLs to fetch this run, from lists, a list file, feeds and sitemaps; feeds and
+    sitemaps are fetched with the validators of their last fetch (conditional GET)."""
+    listed = [*urls, *(read_url_file(url_file) if url_file else [])]
+    known = session.known_urls()
+    stored = session.url_validators([*feeds, *sitemaps])
+    validators = {url: Validators(etag=e, last_modified=m) for url, (e, m) in stored.items()}
+    with HttpFetcher(settings.fetch) as fetcher:
+        return discover_urls(fetcher, listed, feeds, sitemaps, validators, known,
+                             settings.discover)

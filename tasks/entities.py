@@ -37,13 +37,15 @@ from typing import Any
 import spacy
 from prefect import task
 from prefect.cache_policies import NO_CACHE
-from pydantic import BaseModel
 from spacy.language import Language
 from spacy.tokens import Doc, Span, Token
 from spacy.util import filter_spans, is_package
 
 from tasks import ner_features  # noqa: F401  (registers the bundled models' embedding layer)
+from tasks.records import Tagged
 from warehouse.records import Document, Label, Mention
+from warehouse.session import Warehouse
+from warehouse.settings import EntitySettings
 
 logger = logging.getLogger(__name__)
 
@@ -802,42 +804,24 @@ def tag_entities(
     return [mention for position in range(len(items)) for mention in found[position]]
 
 
-class Tagged(BaseModel):
-    """A batch's mentions in one object: Prefect links each element of a returned list to its
-    task run for the rest of the flow run, and a batch has ~10 mentions per document."""
-
-    mentions: list[Mention]
-
-
 @task(name="entities", cache_policy=NO_CACHE)
-def entities_stage(documents: list[Document]) -> Tagged:
+def entities_stage(documents: list[Document], settings: EntitySettings) -> Tagged:
     """Tag the named entities of a batch of documents."""
-    from warehouse.settings import get_settings
-
     items = [(d.doc_id, d.text, d.language) for d in documents]
-    return Tagged(mentions=tag_entities(items, get_settings().ner_models))
+    return Tagged(mentions=tag_entities(items, settings.ner_models))
 
 
 @task(name="retag-entities", cache_policy=NO_CACHE)
-def retag_stage(batch_size: int) -> int:
+def retag_stage(session: Warehouse, batch_size: int, settings: EntitySettings) -> int:
     """Re-tag every stored document with the current model settings, replacing its mentions in
     one transaction (analysts see the old mentions or the new ones, never a mix). Returns the
     number of mentions written."""
-    from warehouse import queries
-    from warehouse.connection import writer
-    from warehouse.load import replace_mentions
-    from warehouse.settings import get_settings
-
-    settings = get_settings()
     written = 0
-    with writer(settings.db_path, settings.lock_timeout_s) as con:
-        con.execute("begin transaction")
-        for offset in range(0, queries.table_counts(con)["documents"], batch_size):
-            page = queries.documents_for_tagging(con, offset, batch_size)
+    with session.transaction():
+        for page in session.pages(session.documents_for_tagging, batch_size):
             mentions = tag_entities(page, settings.ner_models)
-            replace_mentions(con, [doc_id for doc_id, _, _ in page], mentions)
+            session.replace_mentions([doc_id for doc_id, _, _ in page], mentions)
             written += len(mentions)
-        con.execute("commit")
     return written
 
 
@@ -861,16 +845,10 @@ def read_alias_file(path: Path) -> list[dict[str, str | None]]:
 
 
 @task(name="sync-aliases", cache_policy=NO_CACHE)
-def sync_aliases_stage() -> int:
+def sync_aliases_stage(session: Warehouse, settings: EntitySettings) -> int:
     """Load the alias file named by the settings into entity_aliases (none: nothing to do)."""
-    from warehouse.connection import writer
-    from warehouse.load import replace_file_aliases
-    from warehouse.settings import get_settings
-
-    settings = get_settings()
     if settings.alias_file is None:
         return 0
     rows = read_alias_file(settings.alias_file)
-    with writer(settings.db_path, settings.lock_timeout_s) as con:
-        replace_file_aliases(con, rows)
+    session.replace_file_aliases(rows)
     return len(rows)

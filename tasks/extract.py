@@ -14,8 +14,7 @@ a crash in lxml takes down a worker, not the flow. Workers are fresh interpreter
 not fork: forking a process that already runs threads, as Prefect's does, can deadlock); a start
 costs about a second per worker, once per batch, and the workers also give real parallelism.
 
-Bytes are decoded by tasks.fetch.decode_body (header charset, then <meta>, then UTF-8/cp1252),
-never by trafilatura.
+Bytes are decoded by tasks.decode (one policy for every input), never by trafilatura.
 """
 
 from __future__ import annotations
@@ -32,26 +31,31 @@ import sys
 import threading
 from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass
 from importlib.metadata import version
 from pathlib import Path
 from urllib.parse import urlsplit
-from typing import Literal
 
 import trafilatura
+from prefect import task
+from prefect.cache_policies import NO_CACHE
 from lxml.html import HtmlElement
-from pydantic import BaseModel, ConfigDict, Field
 from trafilatura.utils import load_html
 
-from tasks.fetch import Fetched, decode_body
+from tasks.decode import BinaryContent, decode
+from tasks.records import (
+    DateHint, DateSource, Fetched, FetchedPage, FetchFailed, Outcome, Page, UrlArticle,
+)
 from tasks.urls import UrlError, canonicalize_url
-from warehouse.records import ParsedArticle, Precision, Reject, sha256_hex, source_id_for
+from tasks.http import reject_for
+from warehouse.records import (
+    Candidate, HttpFetch, ParsedArticle, Precision, Reject, sha256_hex, source_id_for,
+)
+from warehouse.settings import ExtractSettings
 
 EXTRACTOR = "trafilatura"
 EXTRACTOR_VERSION = version("trafilatura")
 STAGE = "extract"
 
-DateSource = Literal["json_ld", "meta", "time_element", "url", "htmldate", "feed", "sitemap"]
 
 # <meta> names and properties that carry the first publication date (not the last update).
 PUBLISHED_META = frozenset({
@@ -67,59 +71,6 @@ _URL_DAY = re.compile(r"/(\d{4})[/-](\d{1,2})[/-](\d{1,2})(?:/|[-_.]|$)")
 _URL_MONTH = re.compile(r"/(\d{4})/(\d{1,2})/")
 _SAMPLE_CHARS, _SAMPLE_LINKS = 20_000, 2_000  # bounds of the index-page check
 _XML_DECLARATION = re.compile(r"^\s*<\?xml[^>]*\?>", re.IGNORECASE)
-
-
-class ExtractConfig(BaseModel):
-    """Extraction settings (see the module docstring for the timeout's design)."""
-
-    model_config = ConfigDict(frozen=True)
-
-    timeout_s: float = Field(10.0, gt=0, description="Deadline for extracting one page; the "
-                                                     "worker is killed and replaced after it.")
-    workers: int = Field(1, ge=1, description="Extraction worker processes.")
-    min_text_chars: int = Field(250, ge=0, description="Shorter extractions are too_short.")
-    index_link_ratio: float = Field(0.5, gt=0, le=1, description="Share of the extracted text "
-                                    "made of link texts from which a page is an index_page.")
-    index_min_links: int = Field(5, ge=1, description="Link texts an index_page must show at "
-                                                      "least.")
-    favor_precision: bool = Field(False, description="trafilatura's precision preset.")
-
-
-class UrlArticle(ParsedArticle):
-    """A ParsedArticle from the web, with what the URL side knows beyond the file fields.
-
-    Kept here until records.py grows these fields (see the hand-over note)."""
-
-    kind: str = "url"
-    format: str = "html"
-    final_url: str | None = None
-    canonical_url: str | None = None
-    published_source: DateSource | None = None
-    extractor: str = f"{EXTRACTOR} {EXTRACTOR_VERSION}"
-
-
-class Page(BaseModel):
-    """What the worker read from one HTML page (plain data: it crosses a process boundary)."""
-
-    text: str = ""
-    title: str | None = None
-    author: str | None = None
-    site_name: str | None = None
-    date: str | None = None
-    date_source: DateSource | None = None
-    date_precision: Precision | None = None
-    canonical_url: str | None = None
-    page_type: str | None = None
-    link_text_ratio: float = 0.0
-    link_texts_found: int = 0
-
-
-@dataclass(frozen=True)
-class DateHint:
-    """A date the feed or sitemap gave for the URL, used when the page has none."""
-
-    date: dt.date
-    source: DateSource = "feed"
 
 
 # ---------------------------------------------------------------- reading one page (pure)
@@ -223,7 +174,7 @@ def _url_dates(url: str) -> list[tuple[DateSource, str, Precision]]:
     return []
 
 
-def judge_page(page: Page, config: ExtractConfig) -> tuple[str, str] | None:
+def judge_page(page: Page, config: ExtractSettings) -> tuple[str, str] | None:
     """(reason, detail) when the page is not an article, None when it is."""
     if not page.text:
         return "empty_extraction", "trafilatura found no main text"
@@ -247,7 +198,7 @@ class ExtractionCrash(Exception):
     """A worker that died or raised while extracting."""
 
 
-def serve(fd: int) -> None:
+def run_worker(fd: int) -> None:
     """Worker entry point: (html, url, favor_precision) in, ("ok", Page dict) or
     ("error", text) out, over the socket inherited as `fd`, until the parent hangs up."""
     for name in ("trafilatura", "htmldate", "courlan"):  # their warnings are our Rejects
@@ -266,7 +217,7 @@ def serve(fd: int) -> None:
             connection.send(("error", f"{type(error).__name__}: {error}"))
 
 
-_WORKER_CODE = "import sys; from tasks.extract import serve; serve(int(sys.argv[1]))"
+_WORKER_CODE = "import sys; from tasks.extract import run_worker; run_worker(int(sys.argv[1]))"
 _PROJECT_ROOT = str(Path(__file__).resolve().parents[1])
 
 
@@ -319,14 +270,14 @@ class ExtractionWorkers:
     A worker that times out or dies is killed and replaced; the page becomes a Reject.
     """
 
-    def __init__(self, config: ExtractConfig | None = None) -> None:
-        self.config = config or ExtractConfig()
+    def __init__(self, config: ExtractSettings | None = None) -> None:
+        self.config = config or ExtractSettings()
         self._idle: queue.Queue[_Worker] = queue.Queue()
         self._all: list[_Worker] = []
         self._lock = threading.Lock()
 
     def __enter__(self) -> ExtractionWorkers:
-        for _ in range(self.config.workers):
+        for _ in range(self.config.processes):
             self._add()
         return self
 
@@ -377,7 +328,7 @@ def extract_html(
     content_hash: str,
     size: int,
     encoding: str,
-    config: ExtractConfig | None = None,
+    config: ExtractSettings | None = None,
     workers: ExtractionWorkers | None = None,
     hint: DateHint | None = None,
 ) -> UrlArticle | Reject:
@@ -385,7 +336,7 @@ def extract_html(
 
     Without `workers` the page is read in this process, with no deadline (benchmarks, tools).
     """
-    config = config or ExtractConfig()
+    config = config or ExtractSettings()
     source_id = source_id_for(locator)
 
     def reject(reason: str, detail: str) -> Reject:
@@ -415,7 +366,7 @@ def build_article(page: Page, *, locator: str, url: str | None, content_hash: st
         url=identity_url(page.canonical_url, url), final_url=url,
         canonical_url=page.canonical_url,
         published=published, published_precision=precision, published_source=source,
-        author=page.author, site_name=page.site_name,
+        author=page.author, site_name=page.site_name, extractor=f"{EXTRACTOR} {EXTRACTOR_VERSION}",
     )
 
 
@@ -457,15 +408,21 @@ def extract_fetched(
     fetched: Fetched,
     *,
     locator: str | None = None,
-    config: ExtractConfig | None = None,
+    config: ExtractSettings | None = None,
     workers: ExtractionWorkers | None = None,
     hint: DateHint | None = None,
 ) -> UrlArticle | Reject:
     """Extract a Fetched page; `locator` defaults to the canonical form of the requested URL
     (so the same URL is the same source on every run)."""
-    text, encoding = decode_body(fetched.body, fetched.headers.get("content-type"))
+    locator = locator or _locator(fetched.url)
+    try:
+        text, encoding = decode(fetched.body, fetched.headers.get("content-type"), markup=True)
+    except BinaryContent as error:
+        return Reject(source_id=source_id_for(locator), locator=locator,
+                      content_hash=sha256_hex(fetched.body), stage=STAGE,
+                      reason="binary_content", detail=str(error))
     return extract_html(
-        text, locator=locator or _locator(fetched.url), url=fetched.final_url,
+        text, locator=locator, url=fetched.final_url,
         content_hash=sha256_hex(fetched.body), size=len(fetched.body), encoding=encoding,
         config=config, workers=workers, hint=hint,
     )
@@ -480,16 +437,49 @@ def _locator(url: str) -> str:
 
 def extract_many(
     pages: Sequence[Fetched],
-    config: ExtractConfig | None = None,
+    config: ExtractSettings | None = None,
     hints: Sequence[DateHint | None] | None = None,
 ) -> list[UrlArticle | Reject]:
     """Extract a batch in worker processes (deadline per page); results in input order."""
-    config = config or ExtractConfig()
+    config = config or ExtractSettings()
     if not pages:
         return []
     hints = hints or [None] * len(pages)
-    with ExtractionWorkers(config) as workers, ThreadPoolExecutor(config.workers) as pool:
+    with ExtractionWorkers(config) as workers, ThreadPoolExecutor(config.processes) as pool:
         return list(pool.map(
             lambda pair: extract_fetched(pair[0], config=config, workers=workers, hint=pair[1]),
             zip(pages, hints, strict=True)))
 
+
+def page_outcomes(pages: Sequence[FetchedPage], config: ExtractSettings
+                  ) -> list[tuple[Candidate, Outcome]]:
+    """Extract the fetched pages; every URL ends as an article, a reject or unchanged (304)."""
+    fetched = [p for p in pages if isinstance(p.result, Fetched)]
+    hints = [date_hint(p.url.published or p.url.lastmod, p.url.via) for p in fetched]
+    extracted = dict(zip((id(p) for p in fetched), extract_many(
+        [p.result for p in fetched], config, hints), strict=True))
+    outcomes = []
+    for page in pages:
+        locator = page.url.url
+        candidate = Candidate(source_id=source_id_for(locator), locator=locator, kind="url",
+                              size=len(page.result.body) if page.archive else None)
+        outcomes.append((candidate, _outcome(page, extracted.get(id(page)), page.row)))
+    return outcomes
+
+
+def _outcome(page: FetchedPage, extracted: ParsedArticle | Reject | None, row: HttpFetch
+             ) -> Outcome:
+    if isinstance(page.result, FetchFailed):
+        reject = reject_for(page.result, page.url.url)
+        return Outcome(unchanged=reject is None, rejects=[reject] if reject else [], fetch=row)
+    if isinstance(extracted, Reject):
+        return Outcome(content_hash=row.sha256, rejects=[extracted], fetch=row)
+    return Outcome(content_hash=row.sha256, encoding=extracted.encoding, articles=[extracted],
+                   fetch=row)
+
+
+@task(name="extract", cache_policy=NO_CACHE)
+def extract_stage(pages: list[FetchedPage], settings: ExtractSettings
+                  ) -> list[tuple[Candidate, Outcome]]:
+    """Extract article text and metadata from a batch of fetched pages."""
+    return page_outcomes(pages, settings)

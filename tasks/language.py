@@ -11,6 +11,7 @@ from prefect import task
 from prefect.cache_policies import NO_CACHE
 
 from warehouse.records import CleanArticle, Document
+from warehouse.settings import LanguageSettings
 
 # langdetect samples at random: a fixed seed makes one text always get one answer. Loading the
 # profiles here, once, avoids "Need to load profiles" when threads call it cold.
@@ -52,9 +53,6 @@ def detect_languages(
 
 
 @task(name="language", cache_policy=NO_CACHE)
-def language_stage(articles: list[CleanArticle]) -> list[Document]:
+def language_stage(articles: list[CleanArticle], settings: LanguageSettings) -> list[Document]:
     """Tag the language of a batch of new texts."""
-    from warehouse.settings import get_settings
-
-    settings = get_settings()
-    return detect_languages(articles, settings.language_min_letters, settings.language_min_prob)
+    return detect_languages(articles, settings.min_letters, settings.min_prob)

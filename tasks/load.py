@@ -2,17 +2,17 @@
 
 from __future__ import annotations
 
+import datetime as dt
+
 from prefect import task
 from prefect.cache_policies import NO_CACHE
 
-from tasks.dedup import ExactSplit
-from tasks.entities import Tagged
-from tasks.discover_urls import Discovery
-from tasks.near_dup import NearSplit
-from tasks.parse import Outcome
+from tasks.fetch import source_fetch_row
+from tasks.records import Discovery, ExactSplit, NearSplit, Outcome, Tagged
 from warehouse.records import (
     Batch, Candidate, Mention, ParsedArticle, Reject, Source, sha256_hex,
 )
+from warehouse.session import Warehouse
 
 
 def batch_id_for(run_id: str, outcomes: list[tuple[Candidate, Outcome]]) -> str:
@@ -101,8 +101,17 @@ def build_batch(
     return batch
 
 
+def discovery_batch(run_id: str, discovery: Discovery) -> Batch:
+    """The rows discovery leaves: feed and sitemap fetches (their validators), and rejects."""
+    now = dt.datetime.now(dt.UTC)
+    return Batch(batch_id=sha256_hex(f"{run_id}:discovery")[:32], run_id=run_id,
+                 rejects=discovery.rejects,
+                 fetches=[source_fetch_row(source, now) for source in discovery.sources])
+
+
 @task(name="load", cache_policy=NO_CACHE)
 def load_stage(
+    session: Warehouse,
     run_id: str,
     outcomes: list[tuple[Candidate, Outcome]],
     split: ExactSplit,
@@ -110,32 +119,12 @@ def load_stage(
     tagged: Tagged,
 ) -> bool:
     """Write the batch in one transaction; False when the ledger shows it was written already."""
-    from warehouse.connection import writer
-    from warehouse.load import load_batch
-    from warehouse.progress import publish_progress
-    from warehouse.settings import get_settings
-
-    settings = get_settings()
-    with writer(settings.db_path, settings.lock_timeout_s) as con:
-        loaded = load_batch(con, build_batch(run_id, outcomes, split, near, tagged.mentions))
-        publish_progress(con, settings.db_path, run_id)
-        return loaded
+    loaded = session.load_batch(build_batch(run_id, outcomes, split, near, tagged.mentions))
+    session.publish_progress(run_id)
+    return loaded
 
 
 @task(name="load-discovery", cache_policy=NO_CACHE)
-def load_discovery_stage(run_id: str, discovery: Discovery) -> bool:
+def load_discovery_stage(session: Warehouse, run_id: str, discovery: Discovery) -> bool:
     """Record what discovery fetched (feed and sitemap validators) and rejected."""
-    import datetime as dt
-
-    from tasks.pages import source_fetch_row
-    from warehouse.connection import writer
-    from warehouse.load import load_batch
-    from warehouse.settings import get_settings
-
-    now = dt.datetime.now(dt.UTC)
-    batch = Batch(batch_id=sha256_hex(f"{run_id}:discovery")[:32], run_id=run_id,
-                  rejects=discovery.rejects,
-                  fetches=[source_fetch_row(source, now) for source in discovery.sources])
-    settings = get_settings()
-    with writer(settings.db_path, settings.lock_timeout_s) as con:
-        return load_batch(con, batch)
+    return session.load_batch(discovery_batch(run_id, discovery))

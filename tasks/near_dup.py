@@ -1,6 +1,6 @@
 """Near duplicates: MinHash signatures over word shingles, banded for locality-sensitive hashing.
 
-Parameters (settings `near_*`), chosen for news articles:
+Parameters (settings.dedup, CORPUSFLOW_NEAR_DUPLICATES), chosen for news articles:
 - shingles of 5 words, lower-cased `\\w+` tokens: long enough that two different reports on
   one event share few of them (seeds 000 and 001: Jaccard < 0.05), short enough that one
   reworded sentence touches only ~10 shingles;
@@ -24,24 +24,15 @@ from prefect import task
 from prefect.cache_policies import NO_CACHE
 from pydantic import BaseModel
 
+from tasks.records import NearMatch, NearSplit
+from warehouse.queries import Reads
 from warehouse.records import BandKey, Document, Duplicate
+from warehouse.session import Warehouse
+from warehouse.settings import DedupSettings
 
 _WORD = re.compile(r"\w+")
 _MERSENNE = np.uint64((1 << 61) - 1)
 _SEED = 20240322
-
-
-class LshParams(BaseModel):
-    """The knobs of near-duplicate detection."""
-
-    shingle_size: int = 5
-    num_perm: int = 128
-    bands: int = 32
-    threshold: float = 0.6
-
-    @property
-    def rows(self) -> int:
-        return self.num_perm // self.bands
 
 
 def shingles(text: str, size: int) -> np.ndarray:
@@ -75,7 +66,7 @@ def signature(hashes: np.ndarray, num_perm: int) -> np.ndarray:
     return values.min(axis=0)
 
 
-def band_keys(doc_id: str, sig: np.ndarray, params: LshParams) -> list[BandKey]:
+def band_keys(doc_id: str, sig: np.ndarray, params: DedupSettings) -> list[BandKey]:
     """One signed 63-bit key per band: the band's rows hashed together."""
     rows = sig[: params.bands * params.rows].reshape(params.bands, params.rows)
     keys = []
@@ -94,7 +85,7 @@ def jaccard(a: np.ndarray, b: np.ndarray) -> float:
 
 
 def documents_band_keys(
-    documents: Iterable[tuple[str, str]], params: LshParams
+    documents: Iterable[tuple[str, str]], params: DedupSettings
 ) -> tuple[dict[str, np.ndarray], list[BandKey]]:
     """Shingle sets and band keys for (doc_id, text) pairs."""
     sets, keys = {}, []
@@ -114,14 +105,6 @@ def batch_candidates(keys: Sequence[BandKey], order: dict) -> set[tuple[str, str
         ranked = sorted(set(members), key=order.__getitem__)
         pairs.update((later, earlier) for i, later in enumerate(ranked) for earlier in ranked[:i])
     return pairs
-
-
-class NearMatch(BaseModel):
-    """A confirmed near duplicate: `doc_id` repeats `canonical_doc_id` with this similarity."""
-
-    doc_id: str
-    canonical_doc_id: str
-    similarity: float
 
 
 Rank = tuple[int, int, str]  # (0 stored / 1 new, first-seen time or batch position, doc_id)
@@ -158,20 +141,13 @@ def confirm_matches(
     return matches
 
 
-class NearSplit(BaseModel):
-    """What near-duplicate detection found in a batch: duplicates rows and band keys to store."""
-
-    duplicates: list[Duplicate]
-    bands: list[BandKey]
-
-
 def near_split(
     documents: Sequence[Document] | Sequence[_Stored],
     sets: dict[str, np.ndarray],
     keys: list[BandKey],
     stored_pairs: list[tuple[str, str]],
     stored: list[tuple[str, str, int, str | None]],
-    params: LshParams,
+    params: DedupSettings,
 ) -> NearSplit:
     """Confirm the candidates of a batch of new documents, against stored ones and each other.
     `stored` rows are (doc_id, text, first-seen time, canonical doc_id or None)."""
@@ -191,47 +167,35 @@ def near_split(
     return NearSplit(duplicates=duplicates, bands=keys)
 
 
-@task(name="dedup-near", cache_policy=NO_CACHE)
-def near_dup_stage(documents: list[Document]) -> NearSplit:
-    """Find near duplicates of a batch's new documents among stored documents and each other."""
-    from warehouse.connection import writer
-    from warehouse.queries import band_candidates, stored_for_matching
-    from warehouse.settings import get_settings
-
-    settings = get_settings()
-    params = LshParams(**settings.near_duplicates)
+def match_batch(session: Reads, documents: Sequence[Document] | Sequence[_Stored],
+                params: DedupSettings) -> NearSplit:
+    """Hash a batch, read the stored documents sharing a band with it, and confirm matches."""
     sets, keys = documents_band_keys(((d.doc_id, d.text) for d in documents), params)
-    with writer(settings.db_path, settings.lock_timeout_s) as con:
-        pairs = band_candidates(con, keys)
-        stored = stored_for_matching(con, sorted({old for _, old in pairs}))
+    pairs = session.band_candidates(keys)
+    stored = session.stored_for_matching(sorted({old for _, old in pairs}))
     return near_split(documents, sets, keys, pairs, stored, params)
 
 
+@task(name="dedup-near", cache_policy=NO_CACHE)
+def near_dup_stage(session: Warehouse, documents: list[Document], settings: DedupSettings
+                   ) -> NearSplit:
+    """Find near duplicates of a batch's new documents among stored documents and each other."""
+    return match_batch(session, documents, settings)
+
+
 @task(name="recompute-near-duplicates", cache_policy=NO_CACHE)
-def recompute_stage(run_id: str, batch_size: int) -> int:
+def recompute_stage(session: Warehouse, run_id: str, batch_size: int, settings: DedupSettings
+                    ) -> int:
     """Recompute every near-duplicate cluster from the stored texts with the current settings,
     in one transaction (analysts never see half a recomputation). Returns the duplicates found."""
-    from warehouse import queries
-    from warehouse.connection import writer
-    from warehouse.load import insert_near_findings, reset_near_duplicates
-    from warehouse.settings import get_settings
-
-    settings = get_settings()
-    params = LshParams(**settings.near_duplicates)
     found = 0
-    with writer(settings.db_path, settings.lock_timeout_s) as con:
-        con.execute("begin transaction")
-        reset_near_duplicates(con)
-        for offset in range(0, queries.table_counts(con)["documents"], batch_size):
-            page = queries.documents_in_order(con, offset, batch_size)
+    with session.transaction():
+        session.reset_near_duplicates()
+        for page in session.pages(session.documents_in_order, batch_size):
             documents = [_Stored(doc_id=d, source_id=s, text=t) for d, s, t in page]
-            sets, keys = documents_band_keys(((d.doc_id, d.text) for d in documents), params)
-            pairs = queries.band_candidates(con, keys)
-            stored = queries.stored_for_matching(con, sorted({old for _, old in pairs}))
-            split = near_split(documents, sets, keys, pairs, stored, params)
-            insert_near_findings(con, run_id, split.duplicates, split.bands)
+            split = match_batch(session, documents, settings)
+            session.insert_near_findings(run_id, split.duplicates, split.bands)
             found += len(split.duplicates)
-        con.execute("commit")
     return found
 
 

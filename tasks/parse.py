@@ -6,8 +6,6 @@ Every failure is a Reject with a reason; nothing here raises for bad input."""
 
 from __future__ import annotations
 
-import codecs
-import datetime as dt
 import errno
 import json
 import os
@@ -18,13 +16,15 @@ from pathlib import Path
 import trafilatura
 from prefect import task
 from prefect.cache_policies import NO_CACHE
-from pydantic import BaseModel
 
-from tasks.discover import InboxFile, is_inside, utf8_name
-from tasks.fetch import charset_from_meta, decode_body
+from tasks.dates import published_day
+from tasks.decode import BinaryContent, decode
+from tasks.discover import is_inside, utf8_name
+from tasks.records import InboxFile, Outcome
 from warehouse.records import (
-    Candidate, HttpFetch, ParsedArticle, Reject, sha256_hex, source_id_for,
+    Candidate, ParsedArticle, Reject, sha256_hex, source_id_for,
 )
+from warehouse.settings import FilesSettings
 
 FORMATS = {".txt": "txt", ".text": "txt", ".html": "html", ".htm": "html",
            ".jsonl": "jsonl", ".json": "jsonl", ".ndjson": "jsonl"}
@@ -37,17 +37,6 @@ _MIN_HTML_CHARS = 80
 _DATE_FIELDS = ("published", "date", "published_at", "date_publish", "datePublished")
 
 
-class Outcome(BaseModel):
-    """What reading one file produced."""
-
-    content_hash: str | None = None
-    encoding: str | None = None
-    articles: list[ParsedArticle] = []
-    rejects: list[Reject] = []
-    unchanged: bool = False  # same bytes as last time, only the file's stat changed
-    fetch: HttpFetch | None = None  # for a URL: the fetch that produced the bytes
-
-
 class Fail(Exception):
     """A file that cannot become an article: `reason` is a short code, the message details it."""
 
@@ -57,86 +46,11 @@ class Fail(Exception):
         self.detail = detail
 
 
-_BOMS = ((b"\xef\xbb\xbf", "utf-8-sig", "utf-8"), (b"\xff\xfe", "utf-16", "utf-16-le"),
-         (b"\xfe\xff", "utf-16", "utf-16-be"))
-# How codecs report a last character that the end of the data cut short.
-_CUT_SHORT = frozenset({"unexpected end of data", "truncated data"})
-
-
-def decode_bytes(data: bytes) -> tuple[str, str]:
-    """Text and the encoding that produced it: BOMs first, then UTF-8, else cp1252, else latin-1."""
-    for bom, label, codec in _BOMS:
-        if data.startswith(bom):
-            decoded = decode_cut_short(data[len(bom):], codec)
-            if decoded is not None:
-                return decoded[0], label
-            break
-    if b"\x00" in data[:4096]:
-        return _decode_utf16_without_bom(data)
-    decoded = decode_cut_short(data, "utf-8")
-    # A cut-off last character means UTF-8 only when the rest shows it: after plain ASCII, a
-    # lone lead byte is as likely the last letter of a cp1252 file ("perché" ends in 0xE9).
-    if decoded is not None and not (decoded[1] and decoded[0][:-1].isascii()):
-        return decoded[0], "utf-8"
-    try:
-        return data.decode("cp1252"), "cp1252"
-    except UnicodeDecodeError:
-        return data.decode("latin-1"), "latin-1"
-
-
-def decode_cut_short(data: bytes, codec: str) -> tuple[str, bool] | None:
-    """Strictly decoded text and whether its last character was cut off by the end of the data
-    (a truncated copy or download: it becomes U+FFFD), or None for any other fault. One
-    cut-off character must not send a whole UTF-8 or UTF-16 file to a legacy codec."""
-    try:
-        return data.decode(codec), False
-    except UnicodeDecodeError as error:
-        if error.reason not in _CUT_SHORT or error.end != len(data):
-            return None
-        return data[: error.start].decode(codec) + "\ufffd", True
-
-
-def _decode_utf16_without_bom(data: bytes) -> tuple[str, str]:
-    # ASCII-heavy UTF-16 puts its zero bytes all on odd (LE) or all on even (BE) positions;
-    # anything else with zero bytes is binary.
-    head = data[:4096]
-    odd, even = head[1::2].count(0), head[0::2].count(0)
-    half = len(head) // 2 or 1
-    for zeros, codec in ((odd, "utf-16-le"), (even, "utf-16-be")):
-        decoded = decode_cut_short(data, codec) if zeros / half > 0.3 else None
-        if decoded is not None:
-            return decoded[0], codec
-    raise Fail("binary_content", "the file holds NUL bytes and is not UTF-16 text")
-
-
-def decode_html(data: bytes) -> tuple[str, str]:
-    """A saved page in the charset its <meta> declares, as the URL side reads pages (a cp1251
-    or Shift_JIS page read as cp1252 is garbage); without a known declaration, as any file."""
-    try:
-        codecs.lookup(charset_from_meta(data) or "")
-    except LookupError:
-        return decode_bytes(data)
-    return decode_body(data)
-
-
 def looks_binary(text: str) -> bool:
     """True when decoded text is mostly control characters (a binary file that decoded anyway)."""
     sample = text[:4096]
     controls = sum(1 for ch in sample if ord(ch) < 32 and ch not in "\t\n\r\f\v")
     return bool(sample) and controls / len(sample) > 0.05
-
-
-def parse_date(value: object) -> tuple[dt.date | None, str | None]:
-    """A published date and its precision from 'YYYY-MM-DD', 'YYYY-MM', 'YYYY' or ISO datetimes."""
-    match = re.match(r"^\s*(\d{4})(?:-(\d{2}))?(?:-(\d{2}))?", str(value or ""))
-    if not match:
-        return None, None
-    year, month, day = match.groups()
-    try:
-        date = dt.date(int(year), int(month or 1), int(day or 1))
-    except ValueError:
-        return None, None
-    return date, ("day" if day else "month" if month else "year")
 
 
 def split_txt(text: str) -> dict:
@@ -148,7 +62,7 @@ def split_txt(text: str) -> dict:
         lines.pop(0)
     header = _DATE_HEADER.match(lines[0]) if lines else None
     if header:
-        date, precision = parse_date("-".join(part for part in header.groups() if part))
+        date, precision = published_day("-".join(part for part in header.groups() if part))
         if date:
             fields.update(published=date, published_precision=precision)
             lines = lines[1:]
@@ -169,7 +83,7 @@ def parse_html(text: str) -> dict:
     text = (result.text or "").strip() if result is not None else ""
     if len(text) < _MIN_HTML_CHARS:
         raise Fail("no_article_text", f"trafilatura found {len(text)} characters of main text")
-    published, precision = parse_date(result.date)
+    published, precision = published_day(result.date)
     return {
         "title": result.title, "text": result.text, "url": result.url, "author": result.author,
         "site_name": result.sitename, "published": published, "published_precision": precision,
@@ -190,7 +104,7 @@ def parse_json_record(line: str) -> dict:
         next((record[f] for f in _TEXT_FIELDS if isinstance(record.get(f), str)), ""))
     if not text.strip():
         raise Fail("missing_text", f"no non-empty text field (tried {', '.join(_TEXT_FIELDS)})")
-    published, precision = parse_date(next((record[f] for f in _DATE_FIELDS if record.get(f)), None))
+    published, precision = published_day(next((record[f] for f in _DATE_FIELDS if record.get(f)), None))
     return {
         "title": _str_or_none(record.get("title")), "text": text,
         "url": _str_or_none(record.get("url")), "author": _str_or_none(record.get("author")),
@@ -225,7 +139,10 @@ def _json_lines(text: str) -> list[str]:
 def read_articles(candidate: Candidate, data: bytes, fmt: str) -> Outcome:
     """Decode and parse bytes that are known to be readable and of a supported format."""
     content_hash = sha256_hex(data)
-    text, encoding = decode_html(data) if fmt == "html" else decode_bytes(data)
+    try:
+        text, encoding = decode(data, markup=fmt == "html")
+    except BinaryContent as error:
+        raise Fail("binary_content", str(error)) from None
     if looks_binary(text):
         raise Fail("binary_content", "mostly control characters after decoding")
     if not text.strip():
@@ -334,9 +251,7 @@ def parse_files(
 
 @task(name="parse", cache_policy=NO_CACHE)
 def parse_stage(
-    candidates: list[Candidate], known_hashes: dict[str, str]
+    candidates: list[Candidate], known_hashes: dict[str, str], settings: FilesSettings
 ) -> list[tuple[Candidate, Outcome]]:
     """Read and parse a batch of files."""
-    from warehouse.settings import get_settings
-
-    return parse_files(candidates, known_hashes, get_settings().max_file_bytes)
+    return parse_files(candidates, known_hashes, settings.max_file_bytes)

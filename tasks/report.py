@@ -5,7 +5,10 @@ from __future__ import annotations
 from prefect import get_run_logger, task
 from prefect.artifacts import create_markdown_artifact
 from prefect.cache_policies import NO_CACHE
+from prefect.runtime import flow_run
 from pydantic import BaseModel
+
+from warehouse.session import Warehouse
 
 
 EXAMPLE_SQL = (
@@ -99,20 +102,11 @@ def _task_run_times(flow_run_id: str) -> list[tuple[str, float]]:
 
 
 @task(name="begin-run", cache_policy=NO_CACHE)
-def begin_run_stage(flow_name: str, parameters: dict) -> str:
+def begin_run_stage(session: Warehouse, flow_name: str, parameters: dict) -> str:
     """Record the run in the warehouse and return its id (the Prefect flow run id)."""
-    from prefect.runtime import flow_run
-
-    from warehouse.connection import writer
-    from warehouse.load import begin_run
-    from warehouse.settings import get_settings
-    from warehouse.snapshot import remove_partial_copies, snapshot_path_for
-
-    settings = get_settings()
     run_id = str(flow_run.id)
-    with writer(settings.db_path, settings.lock_timeout_s) as con:
-        crashed = begin_run(con, run_id, flow_name, parameters)
-    leftovers = remove_partial_copies(snapshot_path_for(settings.db_path))
+    crashed = session.begin_run(run_id, flow_name, parameters)
+    leftovers = session.remove_partial_snapshots()
     for stale in crashed:
         _mark_crashed_in_prefect(stale)
     if crashed or leftovers:
@@ -140,30 +134,23 @@ def _mark_crashed_in_prefect(flow_run_id: str) -> None:
 
 
 @task(name="report", cache_policy=NO_CACHE)
-def report_stage(run_id: str, seen: int, skipped: int) -> RunReport:
-    """Sum the run's batches, store the figures in `runs` and publish the report artifact.
+def report_stage(session: Warehouse, run_id: str, seen: int, skipped: int) -> RunReport:
+    """Sum the run's batches and store the figures and the report in `runs`.
     `seen` inputs were found, of which `skipped` were known unchanged before reading them."""
-    from warehouse import queries
-    from warehouse.connection import writer
-    from warehouse.load import finish_run
-    from warehouse.settings import get_settings
-
-    settings = get_settings()
-    with writer(settings.db_path, settings.lock_timeout_s) as con:
-        figures = queries.run_figures(con, run_id)
-        report = RunReport(
-            run_id=run_id, db_path=str(settings.db_path), files_seen=seen,
-            files_unchanged=skipped + figures["files_unchanged"],
-            documents_new=figures["documents_new"], duplicates_new=figures["duplicates_new"],
-            rejects_new=figures["rejects_new"], mentions_new=figures["mentions_new"],
-            reject_reasons=queries.reject_reasons(con, run_id),
-            duplicates=queries.run_duplicates(con, run_id),
-            languages=queries.documents_per_language(con),
-            top_entities=queries.top_entities(con),
-            documents_total=queries.table_counts(con)["documents"],
-            stage_seconds=stage_seconds(_task_run_times(run_id)),
-        )
-        finish_run(con, run_id, report.figures(), report.model_dump())
+    figures = session.run_figures(run_id)
+    report = RunReport(
+        run_id=run_id, db_path=str(session.path), files_seen=seen,
+        files_unchanged=skipped + figures["files_unchanged"],
+        documents_new=figures["documents_new"], duplicates_new=figures["duplicates_new"],
+        rejects_new=figures["rejects_new"], mentions_new=figures["mentions_new"],
+        reject_reasons=session.reject_reasons(run_id),
+        duplicates=session.run_duplicates(run_id),
+        languages=session.documents_per_language(),
+        top_entities=session.top_entities(),
+        documents_total=session.table_counts()["documents"],
+        stage_seconds=stage_seconds(_task_run_times(run_id)),
+    )
+    session.finish_run(run_id, report.figures(), report.model_dump())
     get_run_logger().info("run %s: %s", run_id[:8], report.figures())
     return report
 
@@ -176,27 +163,14 @@ def publish_report_artifact(report: RunReport) -> None:
 
 
 @task(name="finish-run", cache_policy=NO_CACHE)
-def finish_maintenance_stage(run_id: str, figures: dict[str, int]) -> None:
+def finish_maintenance_stage(session: Warehouse, run_id: str, figures: dict[str, int]) -> None:
     """Mark a maintenance run (re-clustering, re-tagging) completed with its figures."""
-    from warehouse.connection import writer
-    from warehouse.load import finish_run
-    from warehouse.settings import get_settings
-
-    settings = get_settings()
     zeros = dict.fromkeys(("files_seen", "files_unchanged", "documents_new", "duplicates_new",
                            "rejects_new"), 0)
-    with writer(settings.db_path, settings.lock_timeout_s) as con:
-        finish_run(con, run_id, {**zeros, **figures}, figures)
+    session.finish_run(run_id, {**zeros, **figures}, figures)
 
 
 @task(name="publish-snapshot", cache_policy=NO_CACHE)
-def publish_snapshot_stage() -> str:
+def publish_snapshot_stage(session: Warehouse) -> str:
     """Publish the analysts' read-only snapshot of the warehouse as it stands after this run."""
-    from warehouse.connection import writer
-    from warehouse.settings import get_settings
-    from warehouse.snapshot import publish_snapshot, snapshot_path_for
-
-    settings = get_settings()
-    with writer(settings.db_path, settings.lock_timeout_s) as con:
-        target = publish_snapshot(con, settings.db_path, snapshot_path_for(settings.db_path))
-    return str(target)
+    return str(session.publish_snapshot())
