@@ -20,8 +20,9 @@ import tasks.discover
 from flows.ingest_files import ingest_files
 from flows.ingest_urls import ingest_urls
 from flows.params import IngestFilesParams, IngestUrlsParams
-from tasks.discover import InboxFile, discover
-from tasks.parse import Outcome, parse_file, parse_files
+from tasks.discover import discover_files
+from tasks.parse import parse_file, parse_files
+from tasks.records import InboxFile, Outcome
 from tests import httpserver
 from tests.badinputs import (
     BAD_FILES,
@@ -55,7 +56,7 @@ def parsed(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Outcome | str]
     reject reason; what discovery did not list is absent."""
     inbox, outside = tmp_path_factory.mktemp("inbox"), tmp_path_factory.mktemp("outside")
     write_inbox(inbox, outside)
-    found = discover([str(inbox)], {})
+    found = discover_files([str(inbox)], {})
     outcomes: dict[str, str] = {}
     for _, outcome in parse_files(found.candidates, {}, MAX_FILE_BYTES):
         outcomes.update({_relative(inbox, a.locator): DOCUMENT for a in outcome.articles})
@@ -86,7 +87,7 @@ def listed(tmp_path: Path) -> tuple[Path, InboxFile]:
     inbox = tmp_path / "inbox"
     inbox.mkdir()
     (inbox / "story.txt").write_text(article("listed, then changed"), encoding="utf-8")
-    (candidate,) = discover([str(inbox)], {}).candidates
+    (candidate,) = discover_files([str(inbox)], {}).candidates
     return inbox, candidate
 
 
@@ -127,7 +128,7 @@ def test_an_inbox_inside_a_dot_folder_is_read(tmp_path: Path) -> None:
     inbox.mkdir(parents=True)
     (inbox / "story.txt").write_text("text")
     (inbox / ".draft.txt").write_text("an editor's temporary file")
-    assert [Path(c.locator).name for c in discover([str(inbox)], {}).candidates] == ["story.txt"]
+    assert [Path(c.locator).name for c in discover_files([str(inbox)], {}).candidates] == ["story.txt"]
 
 
 # --- the files flow over the whole corpus -------------------------------------------------------
@@ -173,7 +174,7 @@ def bad_inbox(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[tuple
     for name in (VANISHING, GROWING):
         (inbox / name).write_text(article(name), encoding="utf-8")
     expected.update({VANISHING: "vanished", GROWING: "too_large"})
-    real_discover, spoiled = tasks.discover.discover, []
+    real_discover, spoiled = tasks.discover.discover_files, []
 
     def discover_then_spoil(*args: object, **kwargs: object) -> object:
         found = real_discover(*args, **kwargs)
@@ -184,7 +185,7 @@ def bad_inbox(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[tuple
                 file.truncate(MAX_FILE_BYTES + 1)
         return found
 
-    monkeypatch.setattr(tasks.discover, "discover", discover_then_spoil)
+    monkeypatch.setattr(tasks.discover, "discover_files", discover_then_spoil)
     yield inbox, expected
 
 

@@ -1,4 +1,5 @@
-"""tasks/discover_urls.py: feed and sitemap parsing tables, then discovery over real HTTP."""
+"""tasks/feeds.py and tasks/discover.py: feed and sitemap parsing tables, then URL discovery over
+real HTTP."""
 
 from __future__ import annotations
 
@@ -8,23 +9,14 @@ from collections.abc import Iterator
 
 import pytest
 
-from tasks.discover_urls import (
-    DiscoveredUrl,
-    DiscoveryConfig,
-    DiscoveryError,
-    Validators,
-    canonical_urls,
-    discover,
-    merge_urls,
-    newest_first,
-    parse_feed,
-    parse_sitemap,
-    read_url_list,
-)
-from tasks.fetch import FetchConfig, HttpFetcher
+from tasks.discover import canonical_urls, discover_urls, merge_urls, newest_first
+from tasks.feeds import DiscoveryError, parse_feed, parse_sitemap, read_url_list
+from tasks.http import HttpFetcher
+from tasks.records import DiscoveredUrl, Validators
+from warehouse.settings import DiscoverSettings, FetchSettings
 from tests.httpserver import ARTICLE_PATH, NewsServer
 
-FAST = FetchConfig(per_host_interval_s=0.01, allowed_networks=("127.0.0.1",),
+FAST = FetchSettings(per_host_interval_s=0.01, allowed_networks=("127.0.0.1",),
                    total_timeout_s=2.0, backoff_base_s=0.1)
 UTC = dt.UTC
 
@@ -193,7 +185,7 @@ def server() -> Iterator[NewsServer]:
 
 def test_discover_from_lists_feeds_and_sitemaps(server: NewsServer) -> None:
     with HttpFetcher(FAST) as fetcher:
-        found = discover(
+        found = discover_urls(
             fetcher,
             urls=[server.url("/news/?b=1&a=2#top"), "mailto:desk@news.test"],
             feeds=[server.url("/feed.rss"), server.url("/feed.atom"),
@@ -225,10 +217,10 @@ def test_second_run_uses_conditional_get_and_adds_nothing(server: NewsServer) ->
     feeds = [server.url("/feed.rss"), server.url("/feed.atom")]
     sitemaps = [server.url("/sitemap-index.xml")]
     with HttpFetcher(FAST) as fetcher:
-        first = discover(fetcher, feeds=feeds, sitemaps=sitemaps)
+        first = discover_urls(fetcher, feeds=feeds, sitemaps=sitemaps)
         stored = {s.url: Validators(etag=s.etag, last_modified=s.last_modified)
                   for s in first.sources}
-        again = discover(fetcher, feeds=feeds, sitemaps=sitemaps, validators=stored,
+        again = discover_urls(fetcher, feeds=feeds, sitemaps=sitemaps, validators=stored,
                          known_urls=[u.url for u in first.urls])
     assert first.urls and not again.urls
     # only the sitemap that is missing on the server is reported again
@@ -242,8 +234,8 @@ def test_second_run_uses_conditional_get_and_adds_nothing(server: NewsServer) ->
 
 
 def test_caps_bound_a_run(server: NewsServer) -> None:
-    config = DiscoveryConfig(max_urls_per_run=3, max_urls_per_source=2)
+    config = DiscoverSettings(max_urls_per_run=3, max_urls_per_source=2)
     with HttpFetcher(FAST) as fetcher:
-        found = discover(fetcher, feeds=[server.url("/feed.rss")],
+        found = discover_urls(fetcher, feeds=[server.url("/feed.rss")],
                          sitemaps=[server.url("/sitemap.xml")], config=config)
     assert len(found.urls) == 3 and found.capped >= 2

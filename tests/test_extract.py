@@ -18,10 +18,7 @@ from tasks.archive import (
     refetched,
 )
 from tasks.extract import (
-    DateHint,
-    ExtractConfig,
     ExtractionWorkers,
-    UrlArticle,
     date_hint,
     extract_fetched,
     extract_html,
@@ -29,7 +26,8 @@ from tasks.extract import (
     identity_url,
     read_page,
 )
-from tasks.fetch import Fetched, FetchConfig, HttpFetcher
+from tasks.http import HttpFetcher
+from tasks.records import DateHint, Fetched, UrlArticle
 from tests.httpserver import (
     ARTICLE_FIRST_SENTENCE,
     ARTICLE_LAST_SENTENCE,
@@ -39,8 +37,9 @@ from tests.httpserver import (
     NewsServer,
 )
 from warehouse.records import Reject
+from warehouse.settings import ExtractSettings, FetchSettings
 
-FAST = FetchConfig(per_host_interval_s=0.01, allowed_networks=("127.0.0.1",))
+FAST = FetchSettings(per_host_interval_s=0.01, allowed_networks=("127.0.0.1",))
 PAGES = [ARTICLE_PATH, "/news/", "/short.html", "/empty.html", "/latin1.html",
          "/meta-cp1252.html"]
 
@@ -61,7 +60,7 @@ def fetched(server: NewsServer) -> dict[str, Fetched]:
 
 @pytest.fixture(scope="module")
 def extracted(fetched: dict[str, Fetched]) -> dict[str, UrlArticle | Reject]:
-    results = extract_many(list(fetched.values()), ExtractConfig(workers=2))
+    results = extract_many(list(fetched.values()), ExtractSettings(processes=2))
     return dict(zip(fetched, results, strict=True))
 
 
@@ -154,7 +153,7 @@ def test_extraction_deadline_kills_and_replaces_the_worker() -> None:
     huge = "<html><body>" + "".join(
         f"<div><p>Paragraph {i} with some words and <a href='/x{i}'>a link number {i}</a>.</p>"
         "</div>" for i in range(12_000)) + "</body></html>"
-    with ExtractionWorkers(ExtractConfig(timeout_s=0.3)) as workers:
+    with ExtractionWorkers(ExtractSettings(timeout_s=0.3)) as workers:
         slow = extract_html(huge, locator="https://n.test/huge", url=None, content_hash="h",
                             size=len(huge), encoding="utf-8", workers=workers)
         assert isinstance(slow, Reject) and slow.reason == "extraction_timeout"

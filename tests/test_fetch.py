@@ -1,4 +1,4 @@
-"""tasks/fetch.py against a real HTTP server on 127.0.0.1 (tests/httpserver.py).
+"""tasks/http.py (and the decoding of HTTP bodies) against a real HTTP server on 127.0.0.1 (tests/httpserver.py).
 
 Every case ends as the result a user of the fetcher expects; politeness is measured from the
 server's own request timestamps, not from the client's clock.
@@ -14,19 +14,10 @@ from pathlib import Path
 
 import pytest
 
-from tasks.fetch import (
-    Fetched,
-    FetchConfig,
-    FetchFailed,
-    FetchRequest,
-    HostGates,
-    HttpFetcher,
-    StaticFetcher,
-    decode_body,
-    parse_retry_after,
-    parse_robots,
-    reject_for,
-)
+from tasks.decode import decode
+from tasks.http import HostGates, HttpFetcher, parse_retry_after, parse_robots, reject_for
+from tasks.records import Fetched, FetchFailed, FetchRequest
+from warehouse.settings import FetchSettings
 from tasks.urls import StaticResolver
 from tests.httpserver import (
     ARTICLE_FIRST_SENTENCE,
@@ -37,7 +28,7 @@ from tests.httpserver import (
 )
 
 # Fast settings: tiny interval, short deadline, small size cap; only 127.0.0.1 is allowed.
-FAST = FetchConfig(
+FAST = FetchSettings(
     per_host_interval_s=0.02, allowed_networks=("127.0.0.1",), connect_timeout_s=1.0,
     read_timeout_s=0.8, total_timeout_s=1.0, max_bytes=200_000, backoff_base_s=0.1,
     contact="mailto:desk@corpus.test",
@@ -195,7 +186,7 @@ def test_refused_before_any_request(url: str, reason: str) -> None:
 
 
 def test_loopback_is_blocked_unless_allowed(server: NewsServer) -> None:
-    with HttpFetcher(FetchConfig(per_host_interval_s=0)) as strict:
+    with HttpFetcher(FetchSettings(per_host_interval_s=0)) as strict:
         result = failed(strict.fetch(server.url(ARTICLE_PATH)))
     assert result.reason == "blocked_address"
 
@@ -285,8 +276,9 @@ DECODING = [
 
 
 @pytest.mark.parametrize(("body", "content_type", "expected", "codec"), DECODING)
-def test_decode_body(body: bytes, content_type: str | None, expected: str, codec: str) -> None:
-    text, used = decode_body(body, content_type)
+def test_decode_http_body(body: bytes, content_type: str | None, expected: str, codec: str
+                          ) -> None:
+    text, used = decode(body, content_type, markup=True)
     assert expected in text and used == codec
 
 
@@ -307,18 +299,6 @@ def test_parse_robots_groups_and_crawl_delay() -> None:
     assert rules.crawl_delay == 3.0
     assert rules.allows("corpusflow", "https://news.test/2024/a.html")
     assert not rules.allows("corpusflow", "https://news.test/drafts/a.html")
-
-
-def test_static_fetcher_replays_results() -> None:
-    import datetime as dt
-
-    page = Fetched(url="https://news.test/a", final_url="https://news.test/a", status=200,
-                   content_type="text/html", charset=None, body=b"<html></html>", elapsed_s=0.0,
-                   fetched_at=dt.datetime.now(dt.UTC))
-    replay = StaticFetcher({page.url: page})
-    results = replay.fetch_many(["https://news.test/a", "https://news.test/b"])
-    assert results[0] is page and failed(results[1]).reason == "http_404"
-    assert [r.url for r in replay.requests] == ["https://news.test/a", "https://news.test/b"]
 
 
 def _gaps(times: list[float]) -> list[float]:

@@ -21,14 +21,13 @@ from hypothesis import HealthCheck, assume, example, given, settings
 from hypothesis import strategies as st
 
 from tasks.clean import clean_text, text_hash, text_key
-from tasks.discover_urls import DiscoveryError, parse_feed, parse_sitemap
+from tasks.dates import published_day
+from tasks.decode import BinaryContent, decode, decode_cut_short
+from tasks.feeds import DiscoveryError, parse_feed, parse_sitemap
 from tasks.entities import tag_entities
 from tasks.parse import (
     FORMATS,
     Fail,
-    decode_bytes,
-    decode_cut_short,
-    parse_date,
     parse_file,
     parse_json_record,
     split_txt,
@@ -279,19 +278,18 @@ def test_parse_json_record_fails_only_with_a_reason(line: str) -> None:
 
 @THOROUGH
 @given(st.one_of(any_text, json_values, st.dates().map(str), st.datetimes().map(str)))
-def test_parse_date_gives_a_date_and_precision_or_nothing(value: object) -> None:
-    date, precision = parse_date(value)
+def test_published_day_gives_a_date_and_precision_or_nothing(value: object) -> None:
+    date, precision = published_day(value)
     assert (date is None) == (precision is None)
     assert date is None or (isinstance(date, dt.date) and precision in {"day", "month", "year"})
 
 
 @THOROUGH
 @given(st.binary(max_size=300) | file_bytes())
-def test_decode_bytes_gives_text_or_binary_content(data: bytes) -> None:
+def test_decode_gives_text_or_binary_content(data: bytes) -> None:
     try:
-        text, encoding = decode_bytes(data)
-    except Fail as fail:
-        assert fail.reason == "binary_content"
+        text, encoding = decode(data)
+    except BinaryContent:
         return
     assert isinstance(text, str) and encoding
     assert not _SURROGATE.search(text)
@@ -299,24 +297,27 @@ def test_decode_bytes_gives_text_or_binary_content(data: bytes) -> None:
 
 @THOROUGH
 @given(st.text())
-def test_decode_bytes_round_trips_utf8_and_utf16(text: str) -> None:
+def test_decode_round_trips_utf8_and_utf16(text: str) -> None:
     assume("\x00" not in text and not text.startswith("\ufeff"))
-    assert decode_bytes(text.encode("utf-8")) == (text, "utf-8")
-    assert decode_bytes(text.encode("utf-16")) == (text, "utf-16")
+    assert decode(text.encode("utf-8")) == (text, "utf-8")
+    assert decode(text.encode("utf-16")) == (text, "utf-16")
 
 
 @given(st.text(alphabet=st.characters(codec="cp1252"), min_size=1))
 @THOROUGH
-def test_decode_bytes_reads_cp1252(text: str) -> None:
+def test_decode_reads_cp1252(text: str) -> None:
     data = text.encode("cp1252")
     assume(b"\x00" not in data and not data.startswith((b"\xff\xfe", b"\xfe\xff", b"\xef\xbb\xbf")))
     head = decode_cut_short(data, "utf-8")
     # Bytes that read as UTF-8 (up to a last character cut short, after some non-ASCII
-    # letter) are UTF-8: cp1252 text is almost never valid UTF-8 by chance ('Â\xa0Â').
-    if head is None or head[1] and head[0][:-1].isascii():
-        assert decode_bytes(data) == (text, "cp1252")
-    elif head[1]:
-        assert decode_bytes(data) == (head[0], "utf-8")
+    # letter) are UTF-8: cp1252 text is almost never valid UTF-8 by chance ('Â\xa0Â'); nor
+    # is text in which no byte pair forms a UTF-8 character at all.
+    as_utf8 = data.decode("utf-8", errors="replace")
+    if head is None and all(ch == "\ufffd" or ord(ch) < 128 for ch in as_utf8) or (
+            head is not None and head[1] and head[0][:-1].isascii()):
+        assert decode(data) == (text, "cp1252")
+    elif head is not None and head[1]:
+        assert decode(data) == (head[0], "utf-8")
 
 
 @pytest.fixture(scope="module")

@@ -8,11 +8,12 @@ import numpy as np
 import pytest
 
 from tasks.near_dup import (
-    LshParams, band_keys, batch_candidates, confirm_matches, jaccard, shingles, signature,
+    band_keys, batch_candidates, confirm_matches, jaccard, shingles, signature,
 )
+from warehouse.settings import DedupSettings
 
 SEEDS = Path(__file__).resolve().parents[1] / "seeds"
-PARAMS = LshParams()
+PARAMS = DedupSettings()
 
 
 def seed_body(name: str) -> str:

@@ -1,13 +1,14 @@
-"""Pure-function tables for tasks/parse.py: decoding, the seeds' text format, JSON Lines, HTML."""
+"""Pure-function tables for tasks/parse.py and what it uses (tasks/decode.py, tasks/dates.py):
+decoding files, the seeds' text format, JSON Lines, HTML, dates."""
 
 import datetime as dt
 import json
 
 import pytest
 
-from tasks.parse import (
-    Fail, decode_bytes, parse_date, parse_file, parse_html, parse_json_record, split_txt,
-)
+from tasks.dates import published_day
+from tasks.decode import BinaryContent, decode
+from tasks.parse import Fail, parse_file, parse_html, parse_json_record, split_txt
 from warehouse.records import Candidate, source_id_for
 
 
@@ -22,14 +23,30 @@ from warehouse.records import Candidate, source_id_for
         ("hello world".encode("utf-16-le"), "hello world", "utf-16-le"),
     ],
 )
-def test_decode_bytes(data: bytes, text: str, encoding: str) -> None:
-    assert decode_bytes(data) == (text, encoding)
+def test_decode_file_bytes(data: bytes, text: str, encoding: str) -> None:
+    assert decode(data) == (text, encoding)
 
 
 def test_decode_rejects_binary() -> None:
-    with pytest.raises(Fail) as failure:
-        decode_bytes(bytes(range(256)) * 4)
-    assert failure.value.reason == "binary_content"
+    with pytest.raises(BinaryContent):
+        decode(bytes(range(256)) * 4)
+
+
+def test_a_file_with_a_few_damaged_bytes_stays_utf8() -> None:
+    # The policy HTTP bodies always had, now for files too: one bad byte costs one character
+    # instead of turning every accented letter into mojibake.
+    data = "perché città è già così ".encode() * 5 + b"\xff fine"
+    text, encoding = decode(data)
+    assert encoding == "utf-8" and "perché città" in text and text.endswith("\ufffd fine")
+
+
+def test_a_binary_file_is_rejected_with_its_reason(tmp_path) -> None:
+    path = tmp_path / "blob.txt"
+    path.write_bytes(bytes(range(256)) * 4)
+    candidate = Candidate(source_id=source_id_for(str(path)), locator=str(path),
+                          size=path.stat().st_size, mtime_ns=0)
+    outcome = parse_file(candidate, None, 1_000_000)
+    assert [r.reason for r in outcome.rejects] == ["binary_content"]
 
 
 @pytest.mark.parametrize(
@@ -41,11 +58,12 @@ def test_decode_rejects_binary() -> None:
         ("2024-03-22T10:00:00+01:00", (dt.date(2024, 3, 22), "day")),
         ("2024-13-01", (None, None)),
         ("yesterday", (None, None)),
+        ("Fri, 22 Mar 2024 10:00:00 GMT", (dt.date(2024, 3, 22), "day")),  # RFC 822, as RSS
         (None, (None, None)),
     ],
 )
-def test_parse_date(value: object, expected: tuple) -> None:
-    assert parse_date(value) == expected
+def test_published_day(value: object, expected: tuple) -> None:
+    assert published_day(value) == expected
 
 
 def test_split_txt_header_body_and_url() -> None:
