@@ -1,6 +1,6 @@
 """Benchmark: score tasks/extract.py on the article extraction benchmark (scrapinghub, 181 pages).
 
-Runs the pipeline's own path for every page: bytes decoded by tasks.fetch.decode_body, then
+Runs the pipeline's own path for every page: bytes decoded by tasks.decode.decode, then
 tasks.extract.extract_html in worker processes with the production deadline. A page the
 pipeline rejects (too_short, index_page, timeout, ...) scores as an empty prediction, exactly as
 the benchmark scores a missing articleBody.
@@ -34,12 +34,12 @@ DATA = ROOT.parent / "shared" / "data" / "extraction-benchmark"
 
 from tasks.extract import (  # noqa: E402 - after the path set-up above
     EXTRACTOR_VERSION,
-    ExtractConfig,
     ExtractionWorkers,
-    UrlArticle,
     extract_html,
 )
-from tasks.fetch import decode_body  # noqa: E402
+from tasks.decode import decode  # noqa: E402
+from tasks.records import UrlArticle  # noqa: E402
+from warehouse.settings import ExtractSettings  # noqa: E402
 
 TOKEN = re.compile(r"\w+", re.UNICODE | re.MULTILINE | re.IGNORECASE | re.DOTALL)
 Counts = tuple[float, float, float]
@@ -112,7 +112,7 @@ def main() -> int:
     truth = json.loads(truth_path.read_text(encoding="utf-8"))
     items = sorted(truth.items())[: args.limit or None]
 
-    config = ExtractConfig(workers=args.workers)
+    config = ExtractSettings(processes=args.workers)
     rows: list[Counts] = []
     rejected: Counter[str] = Counter()
     with ExtractionWorkers(config) as workers:
@@ -139,11 +139,11 @@ def main() -> int:
     return 0
 
 
-def extract_page(path: Path, url: str | None, config: ExtractConfig,
+def extract_page(path: Path, url: str | None, config: ExtractSettings,
                  workers: ExtractionWorkers):
     """The pipeline's path for one saved page: decode the bytes ourselves, then extract."""
     body = path.read_bytes()
-    text, encoding = decode_body(body, None)
+    text, encoding = decode(body, markup=True)
     return extract_html(text, locator=url or path.name, url=url, content_hash=path.stem,
                         size=len(body), encoding=encoding, config=config, workers=workers)
 

@@ -44,8 +44,7 @@ def main() -> int:
 
     from flows.ingest_files import ingest_files
     from flows.params import IngestFilesParams
-    from warehouse.connection import reader
-    from warehouse.queries import table_counts
+    from warehouse.session import read_session
 
     params = IngestFilesParams(inbox=[str(BBC / "*" / "*.txt")], batch_size=args.batch_size)
     started = time.perf_counter()
@@ -54,8 +53,9 @@ def main() -> int:
     started = time.perf_counter()
     again = ingest_files(params)
     second = time.perf_counter() - started
-    with reader(db_path) as con:
-        counts = table_counts(con)
+    with read_session(db_path) as reads:
+        con = reads.con
+        counts = reads.table_counts()
         encodings = con.execute("select encoding, count(*) from documents group by 1").fetchall()
         methods = dict(con.execute("select method, count(*) from duplicates group by 1").fetchall())
 

@@ -16,10 +16,9 @@ from pathlib import Path
 
 import numpy as np
 
-from tasks.near_dup import LshParams
-from warehouse.connection import writer
-from warehouse.queries import band_candidates
 from warehouse.records import BandKey
+from warehouse.session import open_warehouse
+from warehouse.settings import DedupSettings, WarehouseSettings
 
 
 def peak_rss_mb() -> float:
@@ -49,10 +48,11 @@ def main() -> None:
     parser.add_argument("--batch", type=int, default=1000)
     parser.add_argument("--repeat", type=int, default=5)
     args = parser.parse_args()
-    params = LshParams()
+    params = DedupSettings()
     rng = np.random.default_rng(7)
     path = Path(tempfile.mkdtemp(prefix="corpusflow-lsh-")) / "lsh.duckdb"
-    with writer(path) as con:
+    with open_warehouse(WarehouseSettings(db_path=path), "lsh-bench") as session:
+        con = session.con
         started = time.perf_counter()
         stored = fill(con, args.stored, params.bands, rng)
         con.execute("checkpoint")
@@ -67,7 +67,7 @@ def main() -> None:
             keys = [BandKey(doc_id=f"n{trial}-{n}", band=b, key=int(new[n, b]))
                     for n in range(args.batch) for b in range(params.bands)]
             started = time.perf_counter()
-            pairs = band_candidates(con, keys)
+            pairs = session.band_candidates(keys)
             timings.append(time.perf_counter() - started)
             assert len(pairs) >= len(copies)
         print(f"candidate query      {args.batch} new docs: median {np.median(timings) * 1000:.0f} ms,"

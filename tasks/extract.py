@@ -46,7 +46,6 @@ from tasks.records import (
     DateHint, DateSource, Fetched, FetchedPage, FetchFailed, Outcome, Page, UrlArticle,
 )
 from tasks.urls import UrlError, canonicalize_url
-from tasks.http import reject_for
 from warehouse.records import (
     Candidate, HttpFetch, ParsedArticle, Precision, Reject, sha256_hex, source_id_for,
 )
@@ -470,8 +469,8 @@ def page_outcomes(pages: Sequence[FetchedPage], config: ExtractSettings
 def _outcome(page: FetchedPage, extracted: ParsedArticle | Reject | None, row: HttpFetch
              ) -> Outcome:
     if isinstance(page.result, FetchFailed):
-        reject = reject_for(page.result, page.url.url)
-        return Outcome(unchanged=reject is None, rejects=[reject] if reject else [], fetch=row)
+        return Outcome(unchanged=page.reject is None,
+                       rejects=[page.reject] if page.reject else [], fetch=row)
     if isinstance(extracted, Reject):
         return Outcome(content_hash=row.sha256, rejects=[extracted], fetch=row)
     return Outcome(content_hash=row.sha256, encoding=extracted.encoding, articles=[extracted],

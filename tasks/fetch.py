@@ -3,7 +3,6 @@ archived (tasks/archive.py), and each fetch described as its `http_fetches` row.
 
 from __future__ import annotations
 
-import datetime as dt
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -11,11 +10,11 @@ from prefect import task
 from prefect.cache_policies import NO_CACHE
 
 from tasks.archive import archive_fetched
-from tasks.http import Fetcher, HttpFetcher
+from tasks.http import Fetcher, HttpFetcher, reject_for
 from tasks.records import (
-    ArchiveRecord, DiscoveredUrl, Fetched, FetchedPage, FetchFailed, FetchRequest, SourceFetch,
+    ArchiveRecord, DiscoveredUrl, Fetched, FetchedPage, FetchFailed, FetchRequest,
 )
-from warehouse.records import HttpFetch
+from warehouse.records import HttpFetch, utc_naive
 from warehouse.settings import FetchSettings
 
 
@@ -26,8 +25,10 @@ def fetch_pages(urls: Sequence[DiscoveredUrl], fetcher: Fetcher, archive_root: P
     pages = []
     for url, result in zip(urls, results, strict=True):
         archive = archive_fetched(archive_root, result) if isinstance(result, Fetched) else None
+        reject = reject_for(result, url.url) if isinstance(result, FetchFailed) else None
         pages.append(FetchedPage(url=url, result=result, archive=archive,
-                                 row=fetch_row(url.url, "article", result, archive)))
+                                 row=fetch_row(url.url, "article", result, archive),
+                                 reject=reject))
     return pages
 
 
@@ -36,7 +37,7 @@ def fetch_row(url: str, kind: str, result: Fetched | FetchFailed,
     """The http_fetches row for one fetch."""
     common = {"url": url, "kind": kind, "status": result.status, "final_url": result.final_url,
               "etag": result.etag, "last_modified": result.last_modified,
-              "fetched_at": _utc(result.fetched_at)}
+              "fetched_at": utc_naive(result.fetched_at)}
     if isinstance(result, FetchFailed):
         outcome = "not_modified" if result.reason == "not_modified" else "failed"
         return HttpFetch(**common, outcome=outcome,
@@ -47,18 +48,6 @@ def fetch_row(url: str, kind: str, result: Fetched | FetchFailed,
         size=len(result.body), extractor=archive.extractor if archive else None,
         extractor_version=archive.extractor_version if archive else None,
     )
-
-
-def source_fetch_row(source: SourceFetch, fetched_at: dt.datetime) -> HttpFetch:
-    """The http_fetches row of a feed or sitemap fetch made during discovery."""
-    return HttpFetch(url=source.url, kind=source.kind, outcome=source.outcome,
-                     reason=source.reason, etag=source.etag, last_modified=source.last_modified,
-                     fetched_at=_utc(fetched_at))
-
-
-def _utc(moment: dt.datetime) -> dt.datetime:
-    """A naive UTC timestamp, as the warehouse stores them."""
-    return moment.astimezone(dt.UTC).replace(tzinfo=None) if moment.tzinfo else moment
 
 
 @task(name="fetch", cache_policy=NO_CACHE)

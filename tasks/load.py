@@ -7,10 +7,9 @@ import datetime as dt
 from prefect import task
 from prefect.cache_policies import NO_CACHE
 
-from tasks.fetch import source_fetch_row
-from tasks.records import Discovery, ExactSplit, NearSplit, Outcome, Tagged
+from tasks.records import Discovery, ExactSplit, NearSplit, Outcome, SourceFetch, Tagged
 from warehouse.records import (
-    Batch, Candidate, Mention, ParsedArticle, Reject, Source, sha256_hex,
+    Batch, Candidate, HttpFetch, Mention, ParsedArticle, Reject, Source, sha256_hex, utc_naive,
 )
 from warehouse.session import Warehouse
 
@@ -99,6 +98,13 @@ def build_batch(
         if outcome.articles and all(a.source_id in same_source for a in outcome.articles):
             batch.files_unchanged += 1
     return batch
+
+
+def source_fetch_row(source: SourceFetch, fetched_at: dt.datetime) -> HttpFetch:
+    """The http_fetches row of a feed or sitemap fetch made during discovery."""
+    return HttpFetch(url=source.url, kind=source.kind, outcome=source.outcome,
+                     reason=source.reason, etag=source.etag, last_modified=source.last_modified,
+                     fetched_at=utc_naive(fetched_at))
 
 
 def discovery_batch(run_id: str, discovery: Discovery) -> Batch:

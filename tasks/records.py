@@ -176,6 +176,7 @@ class FetchedPage(BaseModel):
     result: Fetched | FetchFailed
     archive: ArchiveRecord | None = None
     row: HttpFetch  # the fetch as http_fetches stores it
+    reject: Reject | None = None  # a failed fetch (not a 304) as rejects stores it
 
 
 # ---------------------------------------------------------------- reading: files are parsed, pages extracted

@@ -536,7 +536,7 @@ def bad_urls(base: str) -> list[BadUrl]:
         page("a section front", "/news/", "index_page"),
         page("a path robots.txt disallows", "/private/memo.html", "robots_disallowed"),
         page("a server that always fails", "/always-503.html", "http_503"),
-        page("binary noise served as HTML", "/bad/noise.html", "empty_extraction"),
+        page("binary noise served as HTML", "/bad/noise.html", "binary_content"),
         page("deeply nested HTML", "/bad/nested.html", "empty_extraction"),
         page("a UTF-16 page", "/bad/utf16.html", DOCUMENT),
         page("a feed with broken XML", "/broken-feed.xml", "bad_feed", "feeds"),

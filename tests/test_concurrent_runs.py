@@ -53,7 +53,7 @@ def test_four_runs_at_once_record_every_file_exactly_once(
     inboxes = [[str(a)], [str(b)], [str(a), str(b)], [str(b)]]
     monkeypatch.setenv("CORPUSFLOW_TASK_RUNNER", runner)
     monkeypatch.setenv("CORPUSFLOW_WORKERS", "1")  # one Dask worker per run's local cluster
-    flow = ingest_files.with_options(task_runner=task_runner(Settings()))
+    flow = ingest_files.with_options(task_runner=task_runner(Settings().runners))
     assert type(flow.task_runner).__name__ == {"threads": "ThreadPoolTaskRunner",
                                                "dask": "DaskTaskRunner"}[runner]
     with ThreadPoolExecutor(max_workers=4) as pool:

@@ -58,7 +58,7 @@ def test_runner_gives_the_same_warehouse(
     monkeypatch.setenv("CORPUSFLOW_DB_PATH", str(other_db))
     monkeypatch.setenv("CORPUSFLOW_TASK_RUNNER", setting)
     monkeypatch.setenv("CORPUSFLOW_WORKERS", "2")
-    runner = task_runner(Settings())
+    runner = task_runner(Settings().runners)
     assert type(runner).__name__ == runner_class
     report = ingest_files.with_options(task_runner=runner)(params)
 

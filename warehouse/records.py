@@ -22,6 +22,11 @@ def sha256_hex(data: bytes | str) -> str:
     return hashlib.sha256(data).hexdigest()
 
 
+def utc_naive(moment: dt.datetime) -> dt.datetime:
+    """A naive UTC timestamp, as the warehouse stores them."""
+    return moment.astimezone(dt.UTC).replace(tzinfo=None) if moment.tzinfo else moment
+
+
 def source_id_for(locator: str) -> str:
     """Stable key of a source (a file path or a URL): a hash of its locator."""
     return sha256_hex(locator)[:32]
