@@ -19,6 +19,7 @@ from prefect.runtime import flow_run
 from prefect.utilities.annotations import opaque
 from pydantic import BaseModel
 
+from flows.prefect_records import mark_crashed, publish_report_artifact, task_run_times
 from flows.runners import forget_loaded_results
 from tasks.clean import clean_stage
 from tasks.dedup import dedup_stage
@@ -27,8 +28,7 @@ from tasks.language import language_stage
 from tasks.load import load_stage
 from tasks.near_dup import near_dup_stage
 from tasks.report import (
-    RunReport, begin_run_stage, finish_maintenance_stage, publish_report_artifact,
-    publish_snapshot_stage, report_stage,
+    RunReport, begin_run_stage, finish_maintenance_stage, publish_snapshot_stage, report_stage,
 )
 from warehouse.session import Warehouse, open_warehouse
 from warehouse.settings import Settings
@@ -48,7 +48,8 @@ def warehouse_run(flow_name: str, params: BaseModel, settings: Settings) -> Iter
     """Hold the warehouse for the whole run (another run waits), record the run as started
     (marking runs that died without ending `crashed`) and load the alias file."""
     with open_warehouse(settings.warehouse, str(flow_run.id)) as session:
-        run_id = begin_run_stage(session, flow_name, params.model_dump())
+        run_id = str(flow_run.id)
+        mark_crashed(begin_run_stage(session, run_id, flow_name, params.model_dump()))
         sync_aliases_stage(session, settings.entities)
         yield Run(session, run_id, settings)
 
@@ -75,7 +76,7 @@ def write(run: Run, outcomes: Any, documents: PrefectFuture, mentions: PrefectFu
 
 def finish(run: Run, seen: int, skipped: int) -> RunReport:
     """The run's report (stored in `runs` and published as an artifact) and the snapshot."""
-    report = report_stage(run.session, run.run_id, seen, skipped)
+    report = report_stage(run.session, run.run_id, seen, skipped, task_run_times(run.run_id))
     publish_report_artifact(report)
     publish_snapshot_stage(run.session)
     return report

@@ -3,9 +3,7 @@
 from __future__ import annotations
 
 from prefect import get_run_logger, task
-from prefect.artifacts import create_markdown_artifact
 from prefect.cache_policies import NO_CACHE
-from prefect.runtime import flow_run
 from pydantic import BaseModel
 
 from warehouse.session import Warehouse
@@ -83,60 +81,25 @@ def stage_seconds(task_runs: list[tuple[str, float]]) -> dict[str, float]:
     return totals
 
 
-def _task_run_times(flow_run_id: str) -> list[tuple[str, float]]:
-    """(name, run time) of this flow run's task runs so far, as the Prefect API records them
-    (informational: a busy server may drop some records)."""
-    from prefect.client.orchestration import get_client
-    from prefect.client.schemas.filters import FlowRunFilter, FlowRunFilterId
-
-    found, offset = [], 0
-    with get_client(sync_client=True) as client:
-        while True:
-            runs = client.read_task_runs(
-                flow_run_filter=FlowRunFilter(id=FlowRunFilterId(any_=[flow_run_id])),
-                limit=200, offset=offset)
-            found += [(run.name, run.total_run_time.total_seconds()) for run in runs]
-            if len(runs) < 200:
-                return found
-            offset += 200
-
-
 @task(name="begin-run", cache_policy=NO_CACHE)
-def begin_run_stage(session: Warehouse, flow_name: str, parameters: dict) -> str:
-    """Record the run in the warehouse and return its id (the Prefect flow run id)."""
-    run_id = str(flow_run.id)
+def begin_run_stage(session: Warehouse, run_id: str, flow_name: str, parameters: dict
+                    ) -> list[str]:
+    """Record the run in the warehouse; the ids of earlier runs found dead, now `crashed`."""
     crashed = session.begin_run(run_id, flow_name, parameters)
     leftovers = session.remove_partial_snapshots()
-    for stale in crashed:
-        _mark_crashed_in_prefect(stale)
     if crashed or leftovers:
         get_run_logger().warning(
             "earlier runs that never finished, now marked crashed: %s; partial snapshot copies"
             " removed: %d", ", ".join(crashed) or "none", len(leftovers))
-    return run_id
-
-
-def _mark_crashed_in_prefect(flow_run_id: str) -> None:
-    """Set a run the warehouse found stale to Crashed on the Prefect server too, if that server
-    still shows it running (a run killed with SIGKILL never reports its end)."""
-    from prefect.client.orchestration import get_client
-    from prefect.states import Crashed
-
-    try:
-        with get_client(sync_client=True) as client:
-            if client.read_flow_run(flow_run_id).state_type.value in ("RUNNING", "PENDING"):
-                client.set_flow_run_state(
-                    flow_run_id, Crashed(message="killed: found stale by a later corpusflow run"),
-                    force=True)
-    except Exception as error:  # another server's run, or none: the warehouse row is what counts
-        get_run_logger().info("could not mark flow run %s crashed in Prefect: %s",
-                              flow_run_id, error)
+    return crashed
 
 
 @task(name="report", cache_policy=NO_CACHE)
-def report_stage(session: Warehouse, run_id: str, seen: int, skipped: int) -> RunReport:
-    """Sum the run's batches and store the figures and the report in `runs`.
-    `seen` inputs were found, of which `skipped` were known unchanged before reading them."""
+def report_stage(session: Warehouse, run_id: str, seen: int, skipped: int,
+                 task_runs: list[tuple[str, float]]) -> RunReport:
+    """Sum the run's batches and store the figures and the report in `runs`. `seen` inputs
+    were found, of which `skipped` were known unchanged before reading them; `task_runs` are
+    (name, seconds) of the run's task runs, as Prefect recorded them."""
     figures = session.run_figures(run_id)
     report = RunReport(
         run_id=run_id, db_path=str(session.path), files_seen=seen,
@@ -148,18 +111,11 @@ def report_stage(session: Warehouse, run_id: str, seen: int, skipped: int) -> Ru
         languages=session.documents_per_language(),
         top_entities=session.top_entities(),
         documents_total=session.table_counts()["documents"],
-        stage_seconds=stage_seconds(_task_run_times(run_id)),
+        stage_seconds=stage_seconds(task_runs),
     )
     session.finish_run(run_id, report.figures(), report.model_dump())
     get_run_logger().info("run %s: %s", run_id[:8], report.figures())
     return report
-
-
-def publish_report_artifact(report: RunReport) -> None:
-    """The report as a Markdown artifact. Called from the flow itself (not inside a task), so
-    that the artifact belongs to the flow run and shows on its Artifacts tab."""
-    create_markdown_artifact(render_markdown(report), key="corpusflow-run-report",
-                             description="corpusflow run report")
 
 
 @task(name="finish-run", cache_policy=NO_CACHE)

@@ -1,5 +1,6 @@
-"""Analysts query while a scheduled run writes: the run waits for the live file where it must,
-the snapshot keeps answering, and no query ever sees part of a batch."""
+"""Analysts query while a scheduled run writes: a run waits for an analyst who holds the live
+file, an analyst is refused the live file while a run holds it, the snapshot keeps answering,
+and no query ever sees part of a batch."""
 
 from __future__ import annotations
 
@@ -60,52 +61,44 @@ def test_analysts_never_block_or_see_half_a_batch(tmp_path: Path) -> None:
     snapshot = db.with_name("corpus.snapshot.duckdb")
     assert snapshot.exists()
 
+    # An analyst holds the live file read-write (the DuckDB CLI's default) as the run starts:
+    # the run waits, saying so, and goes on once the analyst lets go.
+    analyst_on_live = duckdb.connect(str(db))
+    live_view = consistent(analyst_on_live)
     run = start_run(inbox, db, 20)
     lines: list[str] = []
-    loaded = threading.Event()
+    waiting = threading.Event()
 
     def read_output() -> None:
-        # The run's log, line by line: the analyst opens the live file once a batch has been
-        # loaded, so that more loads come while the analyst holds it, however fast the run.
         for line in run.stdout:
             lines.append(line)
-            if "Task run 'load-" in line and "Completed" in line:
-                loaded.set()
-        loaded.set()
+            if "is locked by another process; retrying" in line:
+                waiting.set()
 
-    def hold_live_file() -> None:
-        # An analyst who opens the live file read-write in the middle of the run, three times
-        # for 2 s, letting go briefly in between.
-        loaded.wait()
-        holds = 0
-        while holds < 3 and run.poll() is None:
-            try:
-                with duckdb.connect(str(db)) as con:
-                    live_views.append(consistent(con))
-                    time.sleep(2)
-                holds += 1
-                time.sleep(0.3)
-            except duckdb.IOException:
-                time.sleep(0.05)  # the writer holds it right now: try again
-
-    seen: list[tuple[int, int]] = []
-    live_views: list[tuple[int, int]] = []
     reader = threading.Thread(target=read_output)
-    holder = threading.Thread(target=hold_live_file)
     reader.start()
-    holder.start()
+    assert waiting.wait(timeout=120), "".join(lines)
+    analyst_on_live.close()
+
+    # While the run holds the live file, an analyst who tries it is refused at once (the run
+    # is never stalled by one), and the snapshot keeps answering with whole batches only.
+    refused = 0
+    seen: list[tuple[int, int]] = []
     with duckdb.connect(str(snapshot), read_only=True) as analyst:
         while run.poll() is None:
             seen.append(consistent(analyst))
+            try:
+                with duckdb.connect(str(db), read_only=True) as live:
+                    seen.append(consistent(live))  # between the run's release and its exit
+            except duckdb.IOException:
+                refused += 1
             time.sleep(0.05)
-    holder.join()
     reader.join()
     output = "".join(lines)
     assert run.returncode == 0, output
-    assert "is locked by another process; retrying" in output  # the writer waited, with a log line
-    assert live_views and all(docs == batches for docs, batches in live_views)
+    assert live_view[0] == live_view[1] == 5
+    assert refused > 0
     assert seen and all(docs == batches for docs, batches in seen)
-    assert {docs for docs, _ in seen} == {5}  # the open connection keeps the snapshot it opened
     with duckdb.connect(str(snapshot), read_only=True) as fresh:
         documents, accounted = consistent(fresh)
     assert documents == accounted > 5  # a new connection sees the run's published snapshot

@@ -1,0 +1,51 @@
+"""What a run tells the Prefect server besides its task states: the report as an artifact, the
+stage timings read back for the report, and earlier runs the warehouse found dead marked Crashed.
+"""
+
+from __future__ import annotations
+
+from prefect import get_run_logger
+from prefect.artifacts import create_markdown_artifact
+from prefect.client.orchestration import get_client
+from prefect.client.schemas.filters import FlowRunFilter, FlowRunFilterId
+from prefect.states import Crashed
+
+from tasks.report import RunReport, render_markdown
+
+
+def task_run_times(flow_run_id: str) -> list[tuple[str, float]]:
+    """(name, run time) of this flow run's task runs so far, as the Prefect API records them
+    (informational: a busy server may drop some records)."""
+    found, offset = [], 0
+    with get_client(sync_client=True) as client:
+        while True:
+            runs = client.read_task_runs(
+                flow_run_filter=FlowRunFilter(id=FlowRunFilterId(any_=[flow_run_id])),
+                limit=200, offset=offset)
+            found += [(run.name, run.total_run_time.total_seconds()) for run in runs]
+            if len(runs) < 200:
+                return found
+            offset += 200
+
+
+def mark_crashed(flow_run_ids: list[str]) -> None:
+    """Set runs the warehouse found stale to Crashed on the Prefect server too, where it still
+    shows them running (a run killed with SIGKILL never reports its end)."""
+    for flow_run_id in flow_run_ids:
+        try:
+            with get_client(sync_client=True) as client:
+                if client.read_flow_run(flow_run_id).state_type.value in ("RUNNING", "PENDING"):
+                    client.set_flow_run_state(
+                        flow_run_id,
+                        Crashed(message="killed: found stale by a later corpusflow run"),
+                        force=True)
+        except Exception as error:  # another server's run, or none: the warehouse row counts
+            get_run_logger().info("could not mark flow run %s crashed in Prefect: %s",
+                                  flow_run_id, error)
+
+
+def publish_report_artifact(report: RunReport) -> None:
+    """The report as a Markdown artifact. Called from the flow itself (not inside a task), so
+    that the artifact belongs to the flow run and shows on its Artifacts tab."""
+    create_markdown_artifact(render_markdown(report), key="corpusflow-run-report",
+                             description="corpusflow run report")
