@@ -2,8 +2,8 @@
 
 Every piece is a child process of the test, bound to 127.0.0.1 on a free port, with its own
 PREFECT_HOME, deploying from a copy of the project in a temporary folder (so the warehouse lands
-there). flows/serve.py builds the commands and environments, so these tests exercise the same
-code as `corpus serve`.
+there). cli/serve.py builds the commands and environments and flows/server.py talks to the
+server, so these tests exercise the same code as `corpus serve`.
 """
 
 from __future__ import annotations
@@ -20,10 +20,11 @@ from pathlib import Path
 from typing import Any
 from uuid import UUID
 
-from flows import serve
+from cli import serve
+from flows import server
 from tests.conftest import ROOT
 
-PROJECT_PARTS = ("flows", "tasks", "warehouse", "seeds", "prefect.yaml", "pyproject.toml")
+PROJECT_PARTS = ("cli", "flows", "tasks", "warehouse", "seeds", "prefect.yaml", "pyproject.toml")
 POOL = "corpusflow-local"  # the pool prefect.yaml names
 FILES_DEPLOYMENT = "ingest-files/inbox-every-15-min"
 REPORT_KEY = "corpusflow-run-report"
@@ -94,7 +95,7 @@ class PrefectStack:
 
     @contextmanager
     def client(self) -> Iterator[Any]:
-        with serve.prefect_client(self.api_url) as client:
+        with server.prefect_client(self.api_url) as client:
             yield client
 
     def deployment(self, name: str = FILES_DEPLOYMENT) -> Any:
@@ -166,7 +167,7 @@ def start_logged(stack: PrefectStack, name: str, command: list[str]) -> subproce
 
 
 def deploy(stack: PrefectStack) -> None:
-    created = serve.ensure_work_pool(stack.api_url, POOL)
+    created = server.ensure_work_pool(stack.api_url, POOL)
     assert created, "a fresh server should have no work pool yet"
     result = serve.deploy_all(stack.project, stack.env)
     (stack.logs / "deploy.log").write_text(result.stdout + result.stderr)
@@ -185,9 +186,9 @@ def running_stack(workdir: Path) -> Iterator[PrefectStack]:
     stack.logs.mkdir()
     prefect = serve.prefect_executable()
     try:
-        server = start_logged(stack, "server", serve.server_command(prefect, port))
+        server_process = start_logged(stack, "server", serve.server_command(prefect, port))
         try:
-            serve.wait_until_healthy(api_url, server)
+            serve.wait_until_healthy(api_url, server_process)
         except (RuntimeError, TimeoutError) as error:
             raise RuntimeError(f"{error}\n{stack.diagnostics()}") from error
         deploy(stack)

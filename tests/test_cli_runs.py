@@ -25,7 +25,7 @@ pytestmark = pytest.mark.usefixtures("prefect_server")
 
 def start(db: Path, inbox: Path, env: dict[str, str]) -> subprocess.Popen[str]:
     return subprocess.Popen(
-        [sys.executable, "-m", "flows.cli", "run", "--inbox", str(inbox), "--db", str(db)],
+        [sys.executable, "-m", "cli", "run", "--inbox", str(inbox), "--db", str(db)],
         env=env, cwd=db.parent, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
         encoding="utf-8", errors="replace", start_new_session=True)
 
@@ -121,7 +121,7 @@ def test_ctrl_c_stops_the_run_quietly_and_the_next_run_marks_it_crashed(
     db = tmp_path / "data" / "corpus.duckdb"
     db.parent.mkdir()
     child = subprocess.Popen(
-        [sys.executable, "-m", "flows.cli", "run", "--inbox", str(inbox), "--db", str(db),
+        [sys.executable, "-m", "cli", "run", "--inbox", str(inbox), "--db", str(db),
          "--batch-size", "20"],
         env=env, cwd=db.parent, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
         encoding="utf-8", errors="replace", start_new_session=True)

@@ -228,7 +228,7 @@ class Runner:
     children: list[Child] = field(default_factory=list)
 
     def start(self, db: Path) -> Child:
-        command = [sys.executable, "-m", "flows.cli", "run", "--inbox", str(self.inbox),
+        command = [sys.executable, "-m", "cli", "run", "--inbox", str(self.inbox),
                    "--db", str(db), "--batch-size", str(BATCH_SIZE)]
         proc = subprocess.Popen(command, env=self.env, cwd=db.parent, stdout=subprocess.PIPE,
                                 stderr=subprocess.STDOUT, text=True, encoding="utf-8",

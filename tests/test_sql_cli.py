@@ -12,7 +12,8 @@ from pathlib import Path
 import duckdb
 import pytest
 
-from flows.cli import main, render_result
+from cli import main
+from cli.analyst import render_result
 
 WRITE_ATTEMPTS = {
     "copy to": "copy documents to '{out}/copy.csv'",

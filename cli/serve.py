@@ -6,7 +6,8 @@ SIGTERM; then it stops the worker and any server it started. Prefect keeps its o
 <project>/.prefect unless PREFECT_HOME is set, so a fresh clone needs no set-up.
 
 The pure helpers at the top build commands, environments and messages; the functions below
-them start, watch and stop processes.
+them start, watch and stop processes. What talks to the server through Prefect's client (the work
+pool, the deployment list) lives flows-side, in flows/server.py: the CLI never imports Prefect.
 """
 
 from __future__ import annotations
@@ -22,10 +23,10 @@ import urllib.error
 import urllib.request
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
-from dataclasses import dataclass
-from datetime import timedelta
 from pathlib import Path
-from typing import Any
+
+# ui_url is flows-side because the deployment lines need it too; flows never import cli.
+from flows.server import deployment_lines, ensure_work_pool, import_client, ui_url
 
 DEFAULT_PORT = 4200
 DEFAULT_POOL = "corpusflow-local"
@@ -41,11 +42,6 @@ QUIET_ENV = {"PREFECT_SERVER_ANALYTICS_ENABLED": "false", "DO_NOT_TRACK": "1"}
 def local_api_url(port: int) -> str:
     """The API address of a server this command starts."""
     return f"http://{HOST}:{port}/api"
-
-
-def ui_url(api_url: str) -> str:
-    """The UI lives at the API address without its `/api` suffix."""
-    return api_url.rstrip("/").removesuffix("/api")
 
 
 def candidate_api_urls(env: Mapping[str, str], port: int) -> list[str]:
@@ -90,34 +86,7 @@ def worker_command(prefect: str, pool: str) -> list[str]:
     return [prefect, "worker", "start", "--pool", pool, "--type", "process"]
 
 
-def describe_schedule(schedule: Any) -> str:
-    """'every 15 min', 'cron 0 * * * *', … for one Prefect schedule object."""
-    interval = getattr(schedule, "interval", None)
-    if isinstance(interval, timedelta):
-        seconds = int(interval.total_seconds())
-        if seconds % 3600 == 0:
-            return f"every {seconds // 3600} h"
-        return f"every {seconds // 60} min" if seconds % 60 == 0 else f"every {seconds} s"
-    for kind in ("cron", "rrule"):
-        if getattr(schedule, kind, None):
-            return f"{kind} {getattr(schedule, kind)}"
-    return "scheduled"
-
-
-@dataclass(frozen=True)
-class DeploymentLine:
-    """One deployment as the status lines show it."""
-
-    name: str  # flow/deployment
-    schedules: tuple[str, ...]
-    url: str
-
-    def render(self) -> str:
-        when = ", ".join(self.schedules) or "no schedule (run it from the UI)"
-        return f"  {self.name:<40} {when:<24} {self.url}"
-
-
-# ---- talking to the server ----------------------------------------------------------------
+# ---- is a server there? (its plain HTTP health check; the client is in flows/server.py) ----
 
 
 def api_answers(api_url: str, timeout_s: float = 2.0) -> bool:
@@ -131,65 +100,6 @@ def api_answers(api_url: str, timeout_s: float = 2.0) -> bool:
 
 def find_running_server(env: Mapping[str, str], port: int) -> str | None:
     return next((url for url in candidate_api_urls(env, port) if api_answers(url)), None)
-
-
-@contextmanager
-def prefect_client(api_url: str) -> Iterator[Any]:
-    """A synchronous Prefect client pointed at `api_url`, whatever this process's settings say."""
-    from prefect.client.orchestration import get_client
-    from prefect.settings import PREFECT_API_URL, temporary_settings
-
-    with (
-        temporary_settings(updates={PREFECT_API_URL: api_url}),
-        get_client(sync_client=True) as client,
-    ):
-        yield client
-
-
-def import_client() -> None:
-    """Import what talking to the server needs (prefect's client, ≈ 3 s on 2 cores)."""
-    import prefect.client.orchestration
-    import prefect.workers.process  # noqa: F401
-
-
-def ensure_work_pool(api_url: str, pool: str) -> bool:
-    """Create the process work pool unless it exists; True when it was created."""
-    from prefect.client.schemas.actions import WorkPoolCreate
-    from prefect.exceptions import ObjectNotFound
-    from prefect.workers.process import ProcessWorker
-
-    with prefect_client(api_url) as client:
-        try:
-            client.read_work_pool(pool)
-            return False
-        except ObjectNotFound:
-            template = ProcessWorker.get_default_base_job_template()
-            client.create_work_pool(
-                # One run at a time on the pool: every deployment writes the same warehouse.
-                WorkPoolCreate(name=pool, type="process", base_job_template=template,
-                               concurrency_limit=1)
-            )
-            return True
-
-
-def deployment_lines(api_url: str, pool: str) -> list[DeploymentLine]:
-    """The deployments that run on `pool`, for the status lines."""
-    from prefect.client.schemas.filters import WorkPoolFilter, WorkPoolFilterName
-
-    with prefect_client(api_url) as client:
-        deployments = client.read_deployments(
-            work_pool_filter=WorkPoolFilter(name=WorkPoolFilterName(any_=[pool]))
-        )
-        flows = {d.flow_id: client.read_flow(d.flow_id).name for d in deployments}
-    lines = [
-        DeploymentLine(
-            name=f"{flows[d.flow_id]}/{d.name}",
-            schedules=tuple(describe_schedule(s.schedule) for s in d.schedules if s.active),
-            url=f"{ui_url(api_url)}/deployments/deployment/{d.id}",
-        )
-        for d in deployments
-    ]
-    return sorted(lines, key=lambda line: line.name)
 
 
 # ---- processes ----------------------------------------------------------------------------
