@@ -9,7 +9,7 @@ STAMP  := $(VENV)/.installed-$(shell cat requirements.lock pyproject.toml | cksu
 export PREFECT_SERVER_ANALYTICS_ENABLED := false
 export DO_NOT_TRACK := 1
 
-.PHONY: run test lock bench clean browser train-ner train-ner-en train-ner-it
+.PHONY: run test lint lock bench clean browser train-ner train-ner-en train-ner-it
 
 $(STAMP): requirements.lock pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -20,8 +20,20 @@ $(STAMP): requirements.lock pyproject.toml
 run: $(STAMP)
 	$(BIN)/corpus run $(ARGS)
 
-test: $(STAMP) browser
+# `make lint` first (a broken rule fails the run before pytest starts), then the suite.
+test: $(STAMP) browser lint
 	$(BIN)/pytest $(PYTEST_ARGS)
+
+# The rules a machine checks: the import contracts of pyproject.toml's [tool.importlinter]
+# (layers cli -> flows -> tasks -> warehouse, no cycles, duckdb only in warehouse, prefect only in
+# flows and the task wrappers), then pylint's duplicate-code check alone (R0801: six similar lines
+# or more across tasks flows warehouse cli; options in [tool.pylint.similarities]).
+lint: $(STAMP)
+	status=0; \
+	$(BIN)/lint-imports --no-cache --no-logo || status=1; \
+	$(BIN)/pylint --disable=all --enable=duplicate-code --score=n tasks flows warehouse cli \
+	  || status=1; \
+	exit $$status
 
 bench: $(STAMP)
 	$(BIN)/python bench/ingest_bbc.py
