@@ -5,7 +5,8 @@ of a checkout, then writes, per table (documents, sources, duplicates, mentions,
 lsh_bands, entity_aliases when present), the row count and an order-independent hash of the rows:
 sha256 over the sorted sha256 of each row's canonical JSON. Run ids and timestamps (`*run_id`,
 `batch_id`, `*_at` columns) differ on every run and are left out; the excluded columns are printed.
-The inputs (this checkout's seeds/, the BBC .txt files) are copied once to a fixed folder,
+The inputs (this checkout's seeds/, the BBC .txt files, and a few bad files written here that
+end as rejects) are copied once to a fixed folder,
 /tmp/corpusflow-golden-inputs (delete it to copy again), so that both runs see them at the same
 paths (sources.locator holds the path) with the same mtimes.
 
@@ -68,6 +69,7 @@ def stage_inputs(limit: int | None) -> list[Path]:
         folders.append((BBC, STAGE / name, "*/*.txt", limit))
     else:
         print(f"BBC corpus not found at {BBC}: ingesting seeds/ only")
+    write_bad_inputs(STAGE / "bad")
     for source, target, pattern, first in folders:
         done = target.with_name(target.name + ".complete")
         if done.exists():
@@ -78,7 +80,32 @@ def stage_inputs(limit: int | None) -> list[Path]:
             (target / path.relative_to(source)).parent.mkdir(parents=True, exist_ok=True)
             shutil.copy2(path, target / path.relative_to(source))
         done.touch()
-    return [target for _, target, _, _ in folders]
+    return [target for _, target, _, _ in folders] + [STAGE / "bad"]
+
+
+# Inputs that end as rejects or duplicates, so that those tables are compared on real rows.
+BAD_INPUTS: dict[str, bytes] = {
+    "empty.txt": b"",
+    "blank.txt": b"  \n\n  \n",
+    "binary.txt": bytes(range(256)) * 8,
+    "controls.txt": b"\x01\x02\x03\x04" * 200,
+    "notes.pdf": b"%PDF-1.4 not an article format",
+    "records.jsonl": b'{"text": "A JSON Lines record that is long enough to be kept as an article about '
+                     b'the port of Odesa reopening for grain ships."}\n{not json}\n[1, 2]\n'
+                     b'{"title": "no text field"}\n',
+    "page.html": b"<html><head><title>Nothing here</title></head><body><p>Too short.</p></body>"
+                 b"</html>",
+}
+
+
+def write_bad_inputs(folder: Path) -> None:
+    """The bad inputs, written once with a fixed mtime (the sources table stores it)."""
+    folder.mkdir(parents=True, exist_ok=True)
+    for name, data in BAD_INPUTS.items():
+        path = folder / name
+        if not path.exists():
+            path.write_bytes(data)
+            os.utime(path, ns=(1_700_000_000_000_000_000, 1_700_000_000_000_000_000))
 
 
 def ingest(code: Path, db: Path, inputs: list[Path]) -> float:
