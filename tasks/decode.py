@@ -15,7 +15,8 @@ import re
 
 
 class BinaryContent(ValueError):
-    """Bytes that are no text in any encoding this policy knows."""
+    """Bytes that are no text in any encoding this policy knows; the message completes
+    "the file …" or "the page …"."""
 
 
 _BOMS = ((b"\xef\xbb\xbf", "utf-8-sig", "utf-8"), (b"\xff\xfe", "utf-16", "utf-16-le"),
@@ -142,4 +143,4 @@ def _decode_utf16_without_bom(data: bytes) -> tuple[str, str]:
         decoded = decode_cut_short(data, codec) if zeros / half > 0.3 else None
         if decoded is not None:
             return decoded[0], codec
-    raise BinaryContent("the bytes hold NUL bytes and are not UTF-16 text")
+    raise BinaryContent("holds NUL bytes and is not UTF-16 text")

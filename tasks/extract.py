@@ -419,7 +419,7 @@ def extract_fetched(
     except BinaryContent as error:
         return Reject(source_id=source_id_for(locator), locator=locator,
                       content_hash=sha256_hex(fetched.body), stage=STAGE,
-                      reason="binary_content", detail=str(error))
+                      reason="binary_content", detail=f"the page {error}")
     return extract_html(
         text, locator=locator, url=fetched.final_url,
         content_hash=sha256_hex(fetched.body), size=len(fetched.body), encoding=encoding,

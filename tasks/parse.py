@@ -142,7 +142,7 @@ def read_articles(candidate: Candidate, data: bytes, fmt: str) -> Outcome:
     try:
         text, encoding = decode(data, markup=fmt == "html")
     except BinaryContent as error:
-        raise Fail("binary_content", str(error)) from None
+        raise Fail("binary_content", f"the file {error}") from None
     if looks_binary(text):
         raise Fail("binary_content", "mostly control characters after decoding")
     if not text.strip():
