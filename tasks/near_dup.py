@@ -56,14 +56,20 @@ def _permutations(num_perm: int) -> tuple[np.ndarray, np.ndarray]:
     return a, b
 
 
+_CHUNK = 4096  # shingles hashed at once: a 4096 × num_perm matrix (4 MiB at 128 permutations)
+
+
 def signature(hashes: np.ndarray, num_perm: int) -> np.ndarray:
-    """The MinHash signature (num_perm uint64 values) of a set of shingle hashes."""
-    if hashes.size == 0:
-        return np.full(num_perm, np.iinfo(np.uint64).max, dtype=np.uint64)
+    """The MinHash signature (num_perm uint64 values) of a set of shingle hashes, computed a
+    chunk of shingles at a time: the full matrix of a 10 MB text would take gigabytes."""
+    smallest = np.full(num_perm, np.iinfo(np.uint64).max, dtype=np.uint64)
     a, b = _permutations(num_perm)
-    with np.errstate(over="ignore"):
-        values = (hashes[:, None] * a[None, :] + b[None, :]) % _MERSENNE
-    return values.min(axis=0)
+    for start in range(0, hashes.size, _CHUNK):
+        chunk = hashes[start: start + _CHUNK]
+        with np.errstate(over="ignore"):
+            values = (chunk[:, None] * a[None, :] + b[None, :]) % _MERSENNE
+        np.minimum(smallest, values.min(axis=0), out=smallest)
+    return smallest
 
 
 def band_keys(doc_id: str, sig: np.ndarray, params: DedupSettings) -> list[BandKey]:
@@ -77,9 +83,10 @@ def band_keys(doc_id: str, sig: np.ndarray, params: DedupSettings) -> list[BandK
 
 
 def jaccard(a: np.ndarray, b: np.ndarray) -> float:
-    """Exact Jaccard similarity of two shingle-hash sets."""
-    if a.size == 0 and b.size == 0:
-        return 1.0
+    """Exact Jaccard similarity of two shingle-hash sets; 0 when either is empty (texts with no
+    words, only emoji or punctuation, are like nothing, not like each other)."""
+    if a.size == 0 or b.size == 0:
+        return 0.0
     inter = np.intersect1d(a, b, assume_unique=True).size
     return inter / (a.size + b.size - inter)
 
@@ -87,11 +94,13 @@ def jaccard(a: np.ndarray, b: np.ndarray) -> float:
 def documents_band_keys(
     documents: Iterable[tuple[str, str]], params: DedupSettings
 ) -> tuple[dict[str, np.ndarray], list[BandKey]]:
-    """Shingle sets and band keys for (doc_id, text) pairs."""
+    """Shingle sets and band keys for (doc_id, text) pairs. A text without words gets no band
+    keys, so it is never a candidate (its empty signature would match every other one)."""
     sets, keys = {}, []
     for doc_id, text in documents:
         sets[doc_id] = shingles(text, params.shingle_size)
-        keys += band_keys(doc_id, signature(sets[doc_id], params.num_perm), params)
+        if sets[doc_id].size:
+            keys += band_keys(doc_id, signature(sets[doc_id], params.num_perm), params)
     return sets, keys
 
 

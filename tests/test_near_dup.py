@@ -8,8 +8,10 @@ import numpy as np
 import pytest
 
 from tasks.near_dup import (
-    band_keys, batch_candidates, confirm_matches, jaccard, shingles, signature,
+    _MERSENNE, _permutations, band_keys, batch_candidates, confirm_matches, documents_band_keys,
+    jaccard, near_split, shingles, signature,
 )
+from warehouse.records import Document
 from warehouse.settings import DedupSettings
 
 SEEDS = Path(__file__).resolve().parents[1] / "seeds"
@@ -94,3 +96,36 @@ def test_confirm_matches_chains_to_the_earliest_canonical() -> None:
     matches = confirm_matches(pairs, sets, {}, order, 0.6)
     assert [(m.doc_id, m.canonical_doc_id) for m in matches] == [
         ("copy", "stored"), ("copy_of_copy", "stored")]
+
+
+def test_signature_in_chunks_equals_the_whole_matrix() -> None:
+    hashes = np.unique(np.random.default_rng(3).integers(0, 2**63, size=10_000, dtype=np.uint64))
+    a, b = _permutations(PARAMS.num_perm)
+    with np.errstate(over="ignore"):
+        whole = ((hashes[:, None] * a[None, :] + b[None, :]) % _MERSENNE).min(axis=0)
+    assert np.array_equal(signature(hashes, PARAMS.num_perm), whole)
+
+
+def test_a_long_text_is_hashed_without_a_matrix_of_its_size() -> None:
+    import tracemalloc
+
+    text = " ".join(f"w{n}" for n in range(300_000))  # 300,000 shingles: a 300 MB matrix at once
+    hashes = shingles(text, PARAMS.shingle_size)
+    tracemalloc.start()
+    signature(hashes, PARAMS.num_perm)
+    peak = tracemalloc.get_traced_memory()[1]
+    tracemalloc.stop()
+    assert peak < 50 * 2**20, f"{peak / 2**20:.0f} MiB"
+
+
+def test_texts_without_words_are_never_near_duplicates() -> None:
+    documents = [Document(doc_id=doc_id, source_id=doc_id, title=None, text=text,
+                          original_text=text, url=None, canonical_url=None, published=None,
+                          published_precision=None, author=None, site_name=None, encoding="utf-8",
+                          format="txt", cleaning=[])
+                 for doc_id, text in [("e1", "🙂🙂🙂 🎉"), ("e2", "!!! ??? ..."), ("e3", "🙂🙂🙂 🎉!")]]
+    sets, keys = documents_band_keys(((d.doc_id, d.text) for d in documents), PARAMS)
+    assert keys == []  # no band keys, so never a candidate against stored documents either
+    split = near_split(documents, sets, keys, [], [], PARAMS)
+    assert split.duplicates == []
+    assert jaccard(sets["e1"], sets["e2"]) == 0.0

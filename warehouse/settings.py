@@ -14,7 +14,7 @@ import os
 from pathlib import Path
 from typing import Literal
 
-from pydantic import AliasChoices, Field
+from pydantic import AliasChoices, Field, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 _ENV = SettingsConfigDict(env_prefix="CORPUSFLOW_", env_file=".env", extra="ignore",
@@ -37,11 +37,11 @@ class WarehouseSettings(BaseSettings):
     lock_timeout_s: float = Field(
         120.0, description="How long a run waits for a warehouse another run holds before failing."
     )
-    duckdb_memory_limit: str = Field(
-        "500MB",
-        description="DuckDB's memory limit per connection (its default is 80% of the machine's "
-        "memory, which its page cache fills as the warehouse grows); larger sorts and joins "
-        "spill to disk.",
+    duckdb_memory_limit: str | None = Field(
+        None,
+        description="DuckDB's memory limit per connection (its own default is 80% of the "
+        "machine's memory, which its page cache fills as the warehouse grows); larger sorts and "
+        "joins spill to `<db>.tmp`. None: a quarter of the memory budget.",
     )
 
 
@@ -55,6 +55,17 @@ class FilesSettings(BaseSettings):
     )
     max_file_bytes: int = Field(
         50_000_000, description="Files larger than this are rejected as too_large."
+    )
+    max_text_chars: int | None = Field(
+        None, ge=1000,
+        description="A document whose text (after reading, before cleaning) is longer is "
+        "rejected as too_large, with both sizes. None: from the memory budget (13.4 million "
+        "characters at 1536 MB, a hundred times the longest news article).",
+    )
+    max_batch_bytes: int | None = Field(
+        None, ge=1,
+        description="Bytes of files one batch reads at most (a batch also stops at its file "
+        "count). None: from the memory budget.",
     )
 
 
@@ -224,13 +235,25 @@ class ExtractSettings(BaseSettings):
         5, ge=1, description="Link texts an index_page must show at least."
     )
     favor_precision: bool = Field(False, description="trafilatura's precision preset.")
+    max_page_bytes: int | None = Field(
+        None, ge=1,
+        description="A page (fetched, or an .html file) larger than this is rejected as "
+        "too_large before it is parsed. None: from the memory budget.",
+    )
 
 
 class Settings(BaseSettings):
-    """corpusflow's settings: one section per part of the pipeline."""
+    """corpusflow's settings: one section per part of the pipeline, and the memory budget that
+    sizes the parts no setting names explicitly."""
 
     model_config = _ENV
 
+    memory_budget_mb: int = Field(
+        1536, ge=256,
+        description="The most memory (resident, MB) a run may take, whatever its inputs: it sets "
+        "DuckDB's memory limit, the longest text a document may have, the largest page that is "
+        "parsed and how many bytes of files one batch reads. A setting given explicitly wins.",
+    )
     warehouse: WarehouseSettings = Field(default_factory=WarehouseSettings)
     files: FilesSettings = Field(default_factory=FilesSettings)
     language: LanguageSettings = Field(default_factory=LanguageSettings)
@@ -242,6 +265,23 @@ class Settings(BaseSettings):
     fetch: FetchSettings = Field(default_factory=FetchSettings)
     discover: DiscoverSettings = Field(default_factory=DiscoverSettings)
     extract: ExtractSettings = Field(default_factory=ExtractSettings)
+
+    @model_validator(mode="after")
+    def _size_from_budget(self) -> Settings:
+        # What the budget must cover, measured (bench/memory.py): the models and Prefect take
+        # about 450 MB before any document; a document costs about 60 bytes of peak memory per
+        # character of text on its way through the stages, an HTML page about 25 bytes per byte
+        # while lxml and trafilatura read it.
+        budget = self.memory_budget_mb * 2**20
+        if self.warehouse.duckdb_memory_limit is None:
+            self.warehouse.duckdb_memory_limit = f"{self.memory_budget_mb // 4}MB"
+        if self.files.max_text_chars is None:
+            self.files.max_text_chars = budget // 2 // 60
+        if self.files.max_batch_bytes is None:
+            self.files.max_batch_bytes = budget // 2 // 60
+        if self.extract.max_page_bytes is None:
+            self.extract.max_page_bytes = budget // 2 // 25
+        return self
 
 
 def get_settings() -> Settings:
