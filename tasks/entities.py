@@ -778,6 +778,22 @@ def doc_mentions(doc_id: str, doc: Doc, tagger: str, trims: bool = True) -> list
     return resolve_surnames(mentions)
 
 
+PIECE_CHARS = 100_000  # longer texts are tagged in pieces of at most this many characters
+
+
+def pieces(text: str, size: int = PIECE_CHARS) -> list[tuple[int, str]]:
+    """(offset, piece) of a text cut into pieces of at most `size` characters, each ending at a
+    line break (else a sentence end, else a space) where there is one: spaCy's memory grows with
+    the length of one text (a 10 MB text took gigabytes), not with the number of texts."""
+    found, start = [], 0
+    while len(text) - start > size:
+        window = text[start: start + size]
+        cut = max(window.rfind("\n"), window.rfind(". ") + 1, 0) or window.rfind(" ") + 1 or size
+        found.append((start, window[:cut]))
+        start += cut
+    return [*found, (start, text[start:])]
+
+
 def tag_entities(
     items: list[tuple[str, str, str]],
     models: dict[str, str] | None = None,
@@ -785,23 +801,32 @@ def tag_entities(
 ) -> list[Mention]:
     """Mentions in a batch of (doc_id, text, language) items, in item order.
 
-    One `nlp.pipe` per language over all that language's texts. `models` maps language codes to
-    spaCy packages or paths (settings.ner_models). `batch_size` is spaCy's: on 1,000 news articles,
-    batches of 64 peaked 745 MB higher than batches of 8 and batches of 16 215 MB higher, all in
-    the same time."""
+    One `nlp.pipe` per language over all that language's texts, long ones in pieces. `models`
+    maps language codes to spaCy packages or paths (settings.ner_models). `batch_size` is
+    spaCy's: on 1,000 news articles, batches of 64 peaked 745 MB higher than batches of 8 and
+    batches of 16 215 MB higher, all in the same time."""
     positions: dict[str, list[int]] = defaultdict(list)
     for position, (_, _, language) in enumerate(items):
         positions[language_code(language)].append(position)
-    found: dict[int, list[Mention]] = {}
+    found: dict[int, list[Mention]] = defaultdict(list)
+    long: set[int] = set()  # items tagged in more than one piece
     for language, chosen in positions.items():
         tagger = load_tagger(language, (models or {}).get(language))
-        # Past spaCy's max_length only the head is tagged: one pathological file must not sink
-        # the batch, and offsets into a prefix still index the whole text.
-        texts = (items[p][1][: tagger.nlp.max_length] for p in chosen)
-        docs = tagger.nlp.pipe(texts, batch_size=batch_size)
-        for position, doc in zip(chosen, docs, strict=True):
-            found[position] = doc_mentions(items[position][0], doc, tagger.name, tagger.trims)
-    return [mention for position in range(len(items)) for mention in found[position]]
+        cut = [(p, offset, piece) for p in chosen for offset, piece in pieces(items[p][1])]
+        long.update(position for position, offset, _ in cut if offset)
+        docs = tagger.nlp.pipe((piece for _, _, piece in cut), batch_size=batch_size)
+        for (position, offset, _), doc in zip(cut, docs, strict=True):
+            mentions = doc_mentions(items[position][0], doc, tagger.name, tagger.trims)
+            found[position] += [_shifted(m, offset) for m in mentions] if offset else mentions
+    # Surnames resolve within a piece; a text tagged in pieces resolves them once more, whole.
+    return [mention for position in range(len(items))
+            for mention in (resolve_surnames(found[position]) if position in long
+                            else found[position])]
+
+
+def _shifted(mention: Mention, offset: int) -> Mention:
+    return mention.model_copy(update={"start_char": mention.start_char + offset,
+                                      "end_char": mention.end_char + offset})
 
 
 @task(name="entities", cache_policy=NO_CACHE)

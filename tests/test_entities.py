@@ -316,3 +316,18 @@ def test_seeds_default_pipeline_has_no_known_wrong_mentions(
     assert not found & wrong
     # "l'Alleanza" in the Italian seeds is the Atlantic Alliance
     assert {m.key for m in seed_mentions["default"] if m.text == "Alleanza"} == {"nato"}
+
+
+def test_a_long_text_is_tagged_in_pieces_with_offsets_into_the_whole() -> None:
+    from tasks.entities import PIECE_CHARS, pieces
+
+    sentence = "Ukrainian President Volodymyr Zelensky met Joe Biden in Washington on Friday.\n"
+    text = sentence * (3 * PIECE_CHARS // len(sentence))
+    cut = pieces(text)
+    assert len(cut) >= 3 and all(len(piece) <= PIECE_CHARS for _, piece in cut)
+    assert "".join(piece for _, piece in cut) == text  # nothing lost or repeated at a cut
+    mentions = tag_entities([("d", text, "en")])
+    assert all(text[m.start_char:m.end_char] == m.text for m in mentions)
+    people = [m for m in mentions if m.text == "Volodymyr Zelensky"]
+    assert len(people) == text.count("Volodymyr Zelensky")  # every piece tagged, none twice
+    assert people[-1].start_char > 2 * PIECE_CHARS
