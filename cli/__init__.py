@@ -29,6 +29,7 @@ DESCRIPTION = "The `corpus` command: run the default job, query the warehouse, a
 
 # Exit status of a command that gave up waiting for a warehouse another run holds.
 EXIT_WAREHOUSE_BUSY = 3
+EXIT_DISK_FULL = 4
 # Exit status after Ctrl-C (128 + SIGINT), as a shell reports a process it interrupted.
 EXIT_INTERRUPTED = 130
 
@@ -113,6 +114,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: list[str] | None = None) -> int:
     from warehouse.lock import WarehouseBusy
+    from warehouse.errors import DiskFull
 
     args = build_parser().parse_args(argv)
     try:
@@ -120,6 +122,9 @@ def main(argv: list[str] | None = None) -> int:
     except WarehouseBusy as busy:
         console.print(f"[red]{busy}[/red]", highlight=False)
         return EXIT_WAREHOUSE_BUSY
+    except DiskFull as full:
+        console.print(f"[red]{full}[/red]", highlight=False)
+        return EXIT_DISK_FULL
     except KeyboardInterrupt:
         stop_now()
 

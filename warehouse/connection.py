@@ -14,6 +14,7 @@ log = logging.getLogger("corpusflow.warehouse")
 
 # DuckDB reports a file held by another process as an IOException with this phrase.
 _LOCK_PHRASES = ("could not set lock", "conflicting lock")
+DEFAULT_MEMORY_LIMIT = "500MB"  # when no settings tree sized it from the memory budget
 
 
 def is_lock_error(error: BaseException) -> bool:
@@ -23,12 +24,14 @@ def is_lock_error(error: BaseException) -> bool:
 
 def open_database(
     path: Path, read_only: bool = False, timeout_s: float = 120.0, config: dict | None = None,
-    memory_limit: str = "500MB",
+    memory_limit: str | None = None,
 ) -> duckdb.DuckDBPyConnection:
     """Connect to `path`, waiting with exponential backoff (and a log line) while it is locked.
-    `config` adds DuckDB settings to the memory limit (the analysts' SANDBOX)."""
+    `config` adds DuckDB settings to the memory limit (the analysts' SANDBOX). Work that does
+    not fit the memory limit spills to `<db>.tmp`, DuckDB's default, named so it stays so."""
     path = Path(path)
-    config = {"memory_limit": memory_limit, **(config or {})}
+    config = {"memory_limit": memory_limit or DEFAULT_MEMORY_LIMIT,
+              "temp_directory": str(path) + ".tmp", **(config or {})}
     if not read_only:
         path.parent.mkdir(parents=True, exist_ok=True)
     deadline = time.monotonic() + timeout_s

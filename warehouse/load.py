@@ -63,7 +63,10 @@ class Writes(Reads):
         try:
             yield
         except BaseException:
-            self.con.execute("rollback")
+            try:
+                self.con.execute("rollback")
+            except Exception:  # a dead connection (a full disk): the first error says why
+                pass
             raise
         self.con.execute("commit")
 

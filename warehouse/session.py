@@ -10,6 +10,7 @@ read-only session of `corpus sql` and `corpus shell`.
 from __future__ import annotations
 
 import logging
+import shutil
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -18,6 +19,7 @@ from typing import TypeVar
 import duckdb
 
 from warehouse.connection import SANDBOX, open_database
+from warehouse.errors import DiskFull
 from warehouse.load import Writes
 from warehouse.lock import run_lock
 from warehouse.migrate import migrate
@@ -72,11 +74,25 @@ def open_warehouse(settings: WarehouseSettings, owner: str) -> Iterator[Warehous
             session = Warehouse(con, settings)
             try:
                 yield session
-            except BaseException:
+            except BaseException as error:
                 _mark_failed(session, owner)
+                if is_disk_full(error):
+                    raise DiskFull(_disk_full_message(settings.db_path)) from error
                 raise
         finally:
             con.close()
+
+
+def is_disk_full(error: BaseException) -> bool:
+    """True for DuckDB's ways of saying the disk is full: a failed commit, a failed checkpoint,
+    or the database invalidated after either (which then hides the cause as "cannot rollback")."""
+    return "no space left on device" in str(error).lower() or getattr(error, "errno", None) == 28
+
+
+def _disk_full_message(db_path: Path) -> str:
+    free = shutil.disk_usage(Path(db_path).parent).free
+    return (f"disk full: the warehouse {db_path} could not be written ({free / 2**20:.0f} MB free"
+            " there). Committed batches are intact; free some space and run again.")
 
 
 def _mark_failed(session: Warehouse, run_id: str) -> None:
@@ -91,7 +107,7 @@ class AnalystSession(Reads):
 
 
 @contextmanager
-def analyst_session(path: Path, timeout_s: float = 30.0, memory_limit: str = "500MB"
+def analyst_session(path: Path, timeout_s: float = 30.0, memory_limit: str | None = None
                     ) -> Iterator[AnalystSession]:
     """A read-only, sandboxed session (SANDBOX) for `corpus sql` and `corpus shell`."""
     con = open_database(path, read_only=True, timeout_s=timeout_s, config=SANDBOX,
