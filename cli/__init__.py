@@ -16,11 +16,16 @@ os.environ.setdefault("DO_NOT_TRACK", "1")
 # A run outside a server starts a temporary one; Prefect gives it 20 s, which a busy 2-core
 # machine exceeds on a first run (it migrates a new database): 32-33 s were measured.
 os.environ.setdefault("PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS", "180")
+# Prefect retries a request to its server 5 times with 2-32 s back-offs: a run whose server died
+# went on for 210 s, request after request. Two retries (2 s, 4 s) still ride out a busy server.
+os.environ.setdefault("PREFECT_CLIENT_MAX_RETRIES", "2")
 
 import argparse  # noqa: E402
 import sys  # noqa: E402
 from pathlib import Path  # noqa: E402
 from typing import NoReturn  # noqa: E402
+
+import httpx  # noqa: E402
 
 from cli import analyst, migrate, runs, serve  # noqa: E402
 from cli.terminal import console  # noqa: E402
@@ -29,7 +34,10 @@ DESCRIPTION = "The `corpus` command: run the default job, query the warehouse, a
 
 # Exit status of a command that gave up waiting for a warehouse another run holds.
 EXIT_WAREHOUSE_BUSY = 3
+# Exit status when the disk of the warehouse filled up during a run.
 EXIT_DISK_FULL = 4
+# Exit status when the Prefect server a run reports to stopped answering.
+EXIT_SERVER_LOST = 5
 # Exit status after Ctrl-C (128 + SIGINT), as a shell reports a process it interrupted.
 EXIT_INTERRUPTED = 130
 
@@ -125,6 +133,12 @@ def main(argv: list[str] | None = None) -> int:
     except DiskFull as full:
         console.print(f"[red]{full}[/red]", highlight=False)
         return EXIT_DISK_FULL
+    except httpx.TransportError as lost:  # only Prefect's client raises these out of a flow
+        server = os.environ.get("PREFECT_API_URL", "the temporary Prefect server")
+        console.print(f"[red]The Prefect server at {server} stopped answering ({lost}); the run "
+                      "stopped. Every batch committed before is in the warehouse, whole; run "
+                      "again once the server is back.[/red]", highlight=False)
+        return EXIT_SERVER_LOST
     except KeyboardInterrupt:
         stop_now()
 

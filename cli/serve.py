@@ -33,7 +33,9 @@ DEFAULT_POOL = "corpusflow-local"
 HOST = "127.0.0.1"
 SERVER_START_TIMEOUT_S = 120.0  # the first start migrates a new database: ≈ 20 s on 2 cores
 STOP_GRACE_S = 15.0
-QUIET_ENV = {"PREFECT_SERVER_ANALYTICS_ENABLED": "false", "DO_NOT_TRACK": "1"}
+# Also for the worker's flow runs: fail soon when the server is gone (see cli/__init__.py).
+QUIET_ENV = {"PREFECT_SERVER_ANALYTICS_ENABLED": "false", "DO_NOT_TRACK": "1",
+             "PREFECT_CLIENT_MAX_RETRIES": "2"}
 
 
 # ---- pure helpers -------------------------------------------------------------------------
