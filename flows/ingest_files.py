@@ -6,13 +6,16 @@ stages run here, one batch at a time, in order."""
 from __future__ import annotations
 
 from prefect import flow
+from prefect.futures import PrefectFuture
 
 from flows.params import IngestFilesParams
-from flows.pipeline import analyse, finish, warehouse_run, write
+from flows.pipeline import finish, ingest, warehouse_run
 from flows.runners import batches_in_flight, share_server_with_workers, task_runner
 from tasks.discover import discover_files_stage, in_waves
 from tasks.parse import parse_stage
+from tasks.records import Discovery
 from tasks.report import RunReport
+from warehouse.records import Candidate
 from warehouse.settings import Settings, get_settings
 
 
@@ -26,11 +29,11 @@ def ingest_files(
     with warehouse_run("ingest-files", params, settings) as run:
         share_server_with_workers(settings.runners)
         found = discover_files_stage(run.session, params.inbox, run.run_id)
-        width = batches_in_flight(settings.runners)
-        for wave in in_waves(found.candidates, params.batch_size, width):
-            read = [parse_stage.submit(batch, found.known_hashes_of(batch), settings.files)
-                    for batch in wave]
-            analysed = [(outcomes, *analyse(outcomes, settings)) for outcomes in read]
-            for outcomes, documents, mentions in analysed:
-                write(run, outcomes, documents, mentions)
+        waves = in_waves(found.candidates, params.batch_size, batches_in_flight(settings.runners))
+        ingest(run, waves, lambda batch: read_files(batch, found, settings), "parse")
         return finish(run, found.seen, found.unchanged)
+
+
+def read_files(batch: list[Candidate], found: Discovery, settings: Settings) -> PrefectFuture:
+    """The parse stage of one batch, submitted to the task runner."""
+    return parse_stage.submit(batch, found.known_hashes_of(batch), settings.files)

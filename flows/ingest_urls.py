@@ -6,7 +6,7 @@ from __future__ import annotations
 from prefect import flow
 
 from flows.params import IngestUrlsParams
-from flows.pipeline import analyse, finish, warehouse_run, write
+from flows.pipeline import finish, ingest, warehouse_run
 from tasks.discover import discover_urls_stage, in_batches
 from tasks.extract import extract_stage
 from tasks.fetch import fetch_stage
@@ -27,7 +27,7 @@ def ingest_urls(
                                     params.sitemaps, settings)
         load_discovery_stage(run.session, run.run_id, found)
         for batch in in_batches(found.urls, params.batch_size):
-            pages = fetch_stage(batch, settings.fetch)
-            outcomes = extract_stage(pages, settings.extract)
-            write(run, outcomes, *analyse(outcomes, settings))
+            pages = fetch_stage(batch, settings.fetch)  # fetched once, even if a page fails later
+            ingest(run, [[pages]], lambda pages: extract_stage.submit(pages, settings.extract),
+                   "extract")
         return finish(run, found.seen, found.unchanged)

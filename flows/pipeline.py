@@ -3,17 +3,19 @@
 A run opens the warehouse session (run lock, one connection), records itself and syncs the
 alias file; each batch of read outcomes then goes clean → language → entities (pure stages, on
 the task runner) → exact dedup → near dedup → load (the session, in this process, one batch at
-a time, in order); the run ends with its report and the analysts' snapshot. Files and URLs differ
+a time, in order); a batch that fails is split until the failing input is alone and rejected;
+the run ends with its report and the analysts' snapshot. Files and URLs differ
 only in the stages before this: ingest_files.py and ingest_urls.py.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
 
+import httpx
 from prefect.futures import PrefectFuture
 from prefect.runtime import flow_run
 from prefect.utilities.annotations import opaque
@@ -25,12 +27,12 @@ from tasks.clean import clean_stage
 from tasks.dedup import dedup_stage
 from tasks.entities import entities_stage, sync_aliases_stage
 from tasks.language import language_stage
-from tasks.load import load_stage
+from tasks.load import load_stage, reject_input_stage
 from tasks.near_dup import near_dup_stage
 from tasks.report import (
     RunReport, begin_run_stage, finish_maintenance_stage, publish_snapshot_stage, report_stage,
 )
-from warehouse.session import Warehouse, open_warehouse
+from warehouse.session import Warehouse, is_disk_full, is_fatal, open_warehouse
 from warehouse.settings import Settings
 
 
@@ -54,24 +56,107 @@ def warehouse_run(flow_name: str, params: BaseModel, settings: Settings) -> Iter
         yield Run(session, run_id, settings)
 
 
-def analyse(outcomes: Any, settings: Settings) -> tuple[PrefectFuture, PrefectFuture]:
-    """The pure stages of one batch of read outcomes, submitted to the task runner:
-    the documents with their language, and their entity mentions."""
+Read = Callable[[list[Any]], PrefectFuture]  # a batch of inputs → its (Candidate, Outcome) pairs
+
+
+def ingest(run: Run, waves: list[list[list[Any]]], read: Read, read_stage: str) -> None:
+    """Every batch through the pure stages (a wave of batches at a time, on the task runner)
+    and then, in order, through the warehouse stages. A batch that fails in a stage is split
+    until the failing input is alone; that input becomes a reject with the stage and the error
+    (`read_stage` names the flow's own first stage), and the others load."""
+    for wave in waves:
+        analysed = [(batch, *analyse(read(batch), run.settings)) for batch in wave]
+        for batch, *futures in analysed:
+            try:
+                write(run, read_stage, *futures)
+            except StageFailed as failed:
+                isolate(run, batch, read, read_stage, failed)
+            forget_loaded_results()
+
+
+def analyse(outcomes: Any, settings: Settings) -> tuple[Any, ...]:
+    """The pure stages of one batch of read outcomes, submitted to the task runner: the read
+    outcomes, the cleaned texts, the documents with their language, and their mentions."""
     cleaned = clean_stage.submit(outcomes)
     documents = language_stage.submit(cleaned, settings.language)
     mentions = entities_stage.submit(documents, settings.entities)
-    return documents, mentions
+    return outcomes, cleaned, documents, mentions
 
 
-def write(run: Run, outcomes: Any, documents: PrefectFuture, mentions: PrefectFuture) -> None:
-    """The stages that read or write the warehouse, for one batch. Their inputs are `opaque`:
-    resolved, but not walked through object by object looking for futures (about 0.1 s per input
-    of 1,000 documents, on the single writer's critical path)."""
-    split = dedup_stage(run.session, opaque(documents))
-    near = near_dup_stage(run.session, opaque(split.unique), run.settings.dedup)
-    load_stage(run.session, run.run_id, opaque(outcomes), opaque(split), opaque(near),
-               opaque(mentions))
-    forget_loaded_results()
+def write(run: Run, read_stage: str, outcomes: Any, cleaned: Any, documents: Any,
+          mentions: Any) -> None:
+    """The stages that read or write the warehouse, for one batch, after the pure stages'
+    results are resolved one by one (so that a failure names its stage). Their inputs are
+    `opaque`: not walked through object by object looking for futures (about 0.1 s per input of
+    1,000 documents, on the single writer's critical path)."""
+    outcomes = _resolved(read_stage, outcomes)
+    for stage, future in (("clean", cleaned), ("language", documents), ("entities", mentions)):
+        _resolved(stage, future)
+    split = _in_stage("dedup", dedup_stage, run.session, opaque(documents))
+    near = _in_stage("near_dup", near_dup_stage, run.session, opaque(split.unique),
+                     run.settings.dedup)
+    _in_stage("load", load_stage, run.session, run.run_id, opaque(outcomes), opaque(split),
+              opaque(near), opaque(mentions))
+
+
+def isolate(run: Run, batch: list[Any], read: Read, read_stage: str, failed: StageFailed
+            ) -> None:
+    """Halve a failed batch until the failing inputs are alone, load the rest, and reject those
+    with their stage and error. When every input of the batch fails on its own the cause is not
+    an input (a broken model, say): the run stops with the error rather than reject them all."""
+    middle = len(batch) // 2
+    failures = [(batch[0], failed)] if len(batch) == 1 else [
+        *_failing_inputs(run, batch[:middle], read, read_stage),
+        *_failing_inputs(run, batch[middle:], read, read_stage)]
+    if len(failures) == len(batch) > 1:
+        raise failed.error
+    for item, failure in failures:
+        reject_input_stage(run.session, run.run_id, item, failure.stage, failure.detail)
+
+
+def _failing_inputs(run: Run, batch: list[Any], read: Read, read_stage: str
+                    ) -> list[tuple[Any, StageFailed]]:
+    """The inputs of `batch` that fail alone; the others are loaded on the way."""
+    try:
+        write(run, read_stage, *analyse(read(batch), run.settings))
+        return []
+    except StageFailed as failed:
+        if len(batch) == 1:
+            return [(batch[0], failed)]
+    middle = len(batch) // 2
+    return [*_failing_inputs(run, batch[:middle], read, read_stage),
+            *_failing_inputs(run, batch[middle:], read, read_stage)]
+
+
+class StageFailed(Exception):
+    """A stage raised for a batch: which stage, and the error."""
+
+    def __init__(self, stage: str, error: BaseException) -> None:
+        super().__init__(f"{stage}: {type(error).__name__}: {error}")
+        self.stage, self.error = stage, error
+        self.detail = f"{type(error).__name__}: {error}"[:1000]
+
+
+def _resolved(stage: str, value: Any) -> Any:
+    try:
+        return value.result() if isinstance(value, PrefectFuture) else value
+    except Exception as error:
+        raise _failure(stage, error) from error
+
+
+def _in_stage(stage: str, task: Callable[..., Any], *args: Any) -> Any:
+    try:
+        return task(*args)
+    except Exception as error:
+        raise _failure(stage, error) from error
+
+
+def _failure(stage: str, error: Exception) -> Exception:
+    """The error as a StageFailed, unless it is the run's, not an input's (a full disk, a lost
+    Prefect server, DuckDB invalidated): those stop the run."""
+    if is_disk_full(error) or isinstance(error, httpx.TransportError) or is_fatal(error):
+        return error
+    return StageFailed(stage, error)
 
 
 def finish(run: Run, seen: int, skipped: int) -> RunReport:

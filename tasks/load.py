@@ -7,9 +7,12 @@ import datetime as dt
 from prefect import task
 from prefect.cache_policies import NO_CACHE
 
-from tasks.records import Discovery, ExactSplit, NearSplit, Outcome, SourceFetch, Tagged
+from tasks.records import (
+    Discovery, ExactSplit, FetchedPage, NearSplit, Outcome, SourceFetch, Tagged,
+)
 from warehouse.records import (
-    Batch, Candidate, HttpFetch, Mention, ParsedArticle, Reject, Source, sha256_hex, utc_naive,
+    Batch, Candidate, HttpFetch, Mention, ParsedArticle, Reject, Source, sha256_hex,
+    source_id_for, utc_naive,
 )
 from warehouse.session import Warehouse
 
@@ -115,6 +118,22 @@ def discovery_batch(run_id: str, discovery: Discovery) -> Batch:
                  fetches=[source_fetch_row(source, now) for source in discovery.sources])
 
 
+def failed_input_batch(run_id: str, item: Candidate | FetchedPage, stage: str, detail: str
+                       ) -> Batch:
+    """The rows of an input a stage failed on, alone: a reject with the stage and the error, and
+    its source as `rejected` (with the file's size and mtime, so the next run skips it unless it
+    changed)."""
+    candidate = item if isinstance(item, Candidate) else Candidate(
+        source_id=source_id_for(item.url.url), locator=item.url.url, kind="url")
+    reject = Reject(source_id=candidate.source_id, locator=candidate.locator, content_hash=None,
+                    stage=stage, reason="stage_error", detail=detail)
+    source = Source(source_id=candidate.source_id, locator=candidate.locator, kind=candidate.kind,
+                    size=candidate.size, mtime_ns=candidate.mtime_ns, content_hash=None,
+                    encoding=None, status="rejected", doc_id=None)
+    return Batch(batch_id=sha256_hex(f"{run_id}:failed:{candidate.source_id}")[:32],
+                 run_id=run_id, files=1, sources=[source], rejects=[reject])
+
+
 @task(name="load", cache_policy=NO_CACHE)
 def load_stage(
     session: Warehouse,
@@ -134,3 +153,10 @@ def load_stage(
 def load_discovery_stage(session: Warehouse, run_id: str, discovery: Discovery) -> bool:
     """Record what discovery fetched (feed and sitemap validators) and rejected."""
     return session.load_batch(discovery_batch(run_id, discovery))
+
+
+@task(name="reject-input", cache_policy=NO_CACHE)
+def reject_input_stage(session: Warehouse, run_id: str, item: Candidate | FetchedPage, stage: str,
+                       detail: str) -> bool:
+    """Record an input a stage failed on, alone, as a reject."""
+    return session.load_batch(failed_input_batch(run_id, item, stage, detail))

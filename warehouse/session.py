@@ -89,6 +89,11 @@ def is_disk_full(error: BaseException) -> bool:
     return "no space left on device" in str(error).lower() or getattr(error, "errno", None) == 28
 
 
+def is_fatal(error: BaseException) -> bool:
+    """True when DuckDB invalidated the database: nothing more can be written in this run."""
+    return isinstance(error, duckdb.FatalException) or "has been invalidated" in str(error)
+
+
 def _disk_full_message(db_path: Path) -> str:
     free = shutil.disk_usage(Path(db_path).parent).free
     return (f"disk full: the warehouse {db_path} could not be written ({free / 2**20:.0f} MB free"
