@@ -414,17 +414,24 @@ def extract_fetched(
     """Extract a Fetched page; `locator` defaults to the canonical form of the requested URL
     (so the same URL is the same source on every run)."""
     locator = locator or _locator(fetched.url)
+    limit = (config or ExtractSettings()).max_page_bytes
+    if limit is not None and len(fetched.body) > limit:  # lxml takes ~25 bytes per byte
+        return _page_reject(locator, fetched.body, "too_large",
+                            f"{len(fetched.body)} bytes > limit of {limit} (memory budget)")
     try:
         text, encoding = decode(fetched.body, fetched.headers.get("content-type"), markup=True)
     except BinaryContent as error:
-        return Reject(source_id=source_id_for(locator), locator=locator,
-                      content_hash=sha256_hex(fetched.body), stage=STAGE,
-                      reason="binary_content", detail=f"the page {error}")
+        return _page_reject(locator, fetched.body, "binary_content", f"the page {error}")
     return extract_html(
         text, locator=locator, url=fetched.final_url,
         content_hash=sha256_hex(fetched.body), size=len(fetched.body), encoding=encoding,
         config=config, workers=workers, hint=hint,
     )
+
+
+def _page_reject(locator: str, body: bytes, reason: str, detail: str) -> Reject:
+    return Reject(source_id=source_id_for(locator), locator=locator,
+                  content_hash=sha256_hex(body), stage=STAGE, reason=reason, detail=detail)
 
 
 def _locator(url: str) -> str:
