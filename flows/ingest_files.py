@@ -36,4 +36,5 @@ def ingest_files(
 
 def read_files(batch: list[Candidate], found: Discovery, settings: Settings) -> PrefectFuture:
     """The parse stage of one batch, submitted to the task runner."""
-    return parse_stage.submit(batch, found.known_hashes_of(batch), settings.files)
+    return parse_stage.submit(batch, found.known_hashes_of(batch), settings.files,
+                              settings.extract.max_page_bytes)

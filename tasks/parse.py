@@ -11,6 +11,7 @@ import json
 import os
 import re
 import stat
+from dataclasses import dataclass
 from pathlib import Path
 
 import trafilatura
@@ -136,8 +137,39 @@ def _json_lines(text: str) -> list[str]:
     return [line for line in text.splitlines() if line.strip()]
 
 
-def read_articles(candidate: Candidate, data: bytes, fmt: str) -> Outcome:
+@dataclass(frozen=True)
+class Limits:
+    """How large an input may be (the memory budget's shares, see warehouse/settings.py)."""
+
+    file_bytes: int
+    text_chars: int | None = None  # a document's text; beyond it, too_large
+    page_bytes: int | None = None  # an .html file, which lxml reads at ~25 bytes per byte
+
+    @classmethod
+    def of(cls, files: FilesSettings, page_bytes: int | None = None) -> Limits:
+        return cls(files.max_file_bytes, files.max_text_chars, page_bytes)
+
+    def check_size(self, size: int, fmt: str) -> None:
+        """Refuse an input by its size alone, before it is read."""
+        if size > self.file_bytes:
+            raise Fail("too_large", f"{size} bytes > limit of {self.file_bytes}")
+        if fmt == "html" and self.page_bytes is not None and size > self.page_bytes:
+            raise Fail("too_large", f"{size} bytes > page limit of {self.page_bytes} (memory budget)")
+        if fmt == "txt" and self.text_chars is not None and size > 4 * self.text_chars:
+            # UTF-8 spends at most 4 bytes a character: the text is longer than the limit.
+            raise Fail("too_large", f"{size} bytes: over {self.text_chars} characters (memory budget)")
+
+    def check_text(self, text: str) -> None:
+        """Refuse a document whose text is longer than the limit."""
+        if self.text_chars is not None and len(text) > self.text_chars:
+            raise Fail("too_large",
+                       f"{len(text)} characters > limit of {self.text_chars} (memory budget)")
+
+
+def read_articles(candidate: Candidate, data: bytes, fmt: str, limits: Limits | None = None
+                  ) -> Outcome:
     """Decode and parse bytes that are known to be readable and of a supported format."""
+    limits = limits or Limits(len(data))
     content_hash = sha256_hex(data)
     try:
         text, encoding = decode(data, markup=fmt == "html")
@@ -150,7 +182,10 @@ def read_articles(candidate: Candidate, data: bytes, fmt: str) -> Outcome:
     base = {"locator": candidate.locator, "format": fmt, "content_hash": content_hash,
             "size": candidate.size, "mtime_ns": candidate.mtime_ns, "encoding": encoding}
     if fmt != "jsonl":
+        if fmt == "txt":
+            limits.check_text(text)
         fields = split_txt(text) if fmt == "txt" else parse_html(text)
+        limits.check_text(fields["text"])
         if not fields["text"]:
             raise Fail("empty_text", "nothing left after the date header and URL line")
         article = ParsedArticle(source_id=candidate.source_id, **base, **fields)
@@ -160,6 +195,7 @@ def read_articles(candidate: Candidate, data: bytes, fmt: str) -> Outcome:
         locator = f"{candidate.locator}#{number}"
         try:
             fields = parse_json_record(line)
+            limits.check_text(fields["text"])
         except Fail as fail:
             outcome.rejects.append(Reject(
                 source_id=source_id_for(locator), locator=locator, content_hash=sha256_hex(line),
@@ -173,7 +209,8 @@ def read_articles(candidate: Candidate, data: bytes, fmt: str) -> Outcome:
     return outcome
 
 
-def parse_file(candidate: Candidate, known_hash: str | None, max_bytes: int) -> Outcome:
+def parse_file(candidate: Candidate, known_hash: str | None, max_bytes: int,
+               limits: Limits | None = None) -> Outcome:
     """Read one file; bad input becomes a Reject, never an exception."""
     fmt = FORMATS.get(Path(candidate.locator).suffix.lower())
     content_hash = None
@@ -182,15 +219,15 @@ def parse_file(candidate: Candidate, known_hash: str | None, max_bytes: int) -> 
         path = confined_path(candidate)
         if fmt is None:
             raise Fail("unsupported_format", f"no parser for '{Path(candidate.locator).suffix}'")
-        if candidate.size > max_bytes:
-            raise Fail("too_large", f"{candidate.size} bytes > limit of {max_bytes}")
+        limits = limits or Limits(max_bytes)
+        limits.check_size(candidate.size, fmt)
         data = read_capped(path, max_bytes)
         content_hash = sha256_hex(data)
         if content_hash == known_hash:
             return Outcome(content_hash=content_hash, unchanged=True)
         if not data:
             raise Fail("empty_file", "the file has zero bytes")
-        return read_articles(candidate, data, fmt)
+        return read_articles(candidate, data, fmt, limits)
     except Fail as fail:
         reason, detail = fail.reason, fail.detail
     except OSError as error:
@@ -243,15 +280,19 @@ def os_error_reason(error: OSError, path: str) -> str:
 
 
 def parse_files(
-    candidates: list[Candidate], known_hashes: dict[str, str], max_bytes: int
+    candidates: list[Candidate], known_hashes: dict[str, str], max_bytes: int,
+    limits: Limits | None = None,
 ) -> list[tuple[Candidate, Outcome]]:
     """Parse a batch of files, each paired with its outcome."""
-    return [(c, parse_file(c, known_hashes.get(c.source_id), max_bytes)) for c in candidates]
+    return [(c, parse_file(c, known_hashes.get(c.source_id), max_bytes, limits))
+            for c in candidates]
 
 
 @task(name="parse", cache_policy=NO_CACHE)
 def parse_stage(
-    candidates: list[Candidate], known_hashes: dict[str, str], settings: FilesSettings
+    candidates: list[Candidate], known_hashes: dict[str, str], settings: FilesSettings,
+    max_page_bytes: int | None = None,
 ) -> list[tuple[Candidate, Outcome]]:
     """Read and parse a batch of files."""
-    return parse_files(candidates, known_hashes, settings.max_file_bytes)
+    limits = Limits.of(settings, max_page_bytes)
+    return parse_files(candidates, known_hashes, settings.max_file_bytes, limits)
