@@ -28,8 +28,9 @@ def ingest_files(
     settings = settings or get_settings()
     with warehouse_run("ingest-files", params, settings) as run:
         share_server_with_workers(settings.runners)
-        found = discover_files_stage(run.session, params.inbox, run.run_id)
-        waves = in_waves(found.candidates, params.batch_size, batches_in_flight(settings.runners))
+        found = discover_files_stage(run.session, params.inbox, run.run_id, settings.files)
+        waves = in_waves(found.candidates, params.batch_size, batches_in_flight(settings.runners),
+                         settings.files.max_batch_bytes)
         ingest(run, waves, lambda batch: read_files(batch, found, settings), "parse")
         return finish(run, found.seen, found.unchanged)
 

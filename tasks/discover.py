@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import datetime as dt
 import glob
+import hashlib
 import os
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from pathlib import Path
@@ -24,7 +25,7 @@ from tasks.records import (
 from tasks.urls import UrlError, canonicalize_url
 from warehouse.records import Candidate, KnownSource, Reject, source_id_for
 from warehouse.session import Warehouse
-from warehouse.settings import DiscoverSettings, Settings
+from warehouse.settings import DiscoverSettings, FilesSettings, Settings
 
 
 def _is_hidden(path: str) -> bool:
@@ -169,9 +170,56 @@ def select_changed(
     )
 
 
-def discover_files(patterns: Iterable[str], known: dict[str, KnownSource]) -> Discovery:
-    """The whole stage: list, stat and compare with what the warehouse knows."""
-    return select_changed(stat_inbox(list_inbox(patterns)), known)
+def discover_files(patterns: Iterable[str], known: dict[str, KnownSource],
+                   part_bytes: int | None = None) -> Discovery:
+    """The whole stage: list, stat and compare with what the warehouse knows; JSON Lines files
+    larger than `part_bytes` are cut into parts (each read by a batch of its own)."""
+    found = select_changed(stat_inbox(list_inbox(patterns)), known)
+    if part_bytes:
+        found.candidates = [part for candidate in found.candidates
+                            for part in in_parts(candidate, part_bytes, found.known_hashes)]
+    return found
+
+
+_SPLITTABLE = frozenset({".jsonl", ".ndjson"})
+
+
+def in_parts(candidate: Candidate, part_bytes: int, known_hashes: dict[str, str]
+             ) -> list[Candidate]:
+    """A large JSON Lines file as parts of about `part_bytes`, cut at line breaks, with the
+    number of the first record of each and the hash of the whole file; the file itself when it
+    is small, not UTF-8-like (UTF-16 cannot be cut at a byte), or unchanged since last read."""
+    if (not isinstance(candidate, InboxFile) or (candidate.size or 0) <= part_bytes
+            or Path(candidate.locator).suffix.lower() not in _SPLITTABLE):
+        return [candidate]
+    try:
+        digest, cuts = _scan_lines(candidate.path or candidate.locator, part_bytes)
+    except OSError:
+        return [candidate]  # parse reports what is wrong with it
+    if digest is None or digest == known_hashes.get(candidate.source_id):
+        return [candidate.model_copy(update={"file_hash": digest})]
+    bounds = [*cuts, (candidate.size, 0)]
+    return [candidate.model_copy(update={
+        "part": n, "parts": len(cuts), "start": start, "end": bounds[n + 1][0],
+        "first_record": first, "file_hash": digest})
+        for n, (start, first) in enumerate(cuts)]
+
+
+def _scan_lines(path: str, part_bytes: int) -> tuple[str | None, list[tuple[int, int]]]:
+    """(sha256 of the file, [(byte offset, first record number)] of each part). The hash is
+    None for a file that is not UTF-8-like (a NUL byte or a UTF-16 byte-order mark)."""
+    digest = hashlib.sha256()
+    cuts, offset, records = [(0, 1)], 0, 0
+    with open(path, "rb") as file:
+        for line in file:
+            if offset == 0 and (line.startswith((b"\xff\xfe", b"\xfe\xff")) or b"\0" in line):
+                return None, cuts
+            if offset - cuts[-1][0] >= part_bytes:
+                cuts.append((offset, records + 1))
+            digest.update(line)
+            offset += len(line)
+            records += bool(line.strip())
+    return digest.hexdigest(), cuts
 
 
 def read_url_file(path: str) -> list[str]:
@@ -181,14 +229,34 @@ def read_url_file(path: str) -> list[str]:
     return read_url_list(Path(path).read_text(encoding="utf-8"))
 
 
-def in_batches(items: list, size: int) -> list[list]:
-    """Consecutive slices of at most `size` items: the flows' unit of work."""
-    return [items[start: start + size] for start in range(0, len(items), size)]
+def in_batches(items: list, size: int, max_bytes: int | None = None) -> list[list]:
+    """Consecutive runs of at most `size` items and, with `max_bytes`, of at most that many
+    bytes of input (an input larger than that is a batch alone): the flows' unit of work."""
+    batches: list[list] = []
+    weight = 0
+    for item in items:
+        item_bytes = input_bytes(item) if max_bytes else 0
+        if not batches or len(batches[-1]) == size or (
+                max_bytes and weight + item_bytes > max_bytes):
+            batches.append([])
+            weight = 0
+        batches[-1].append(item)
+        weight += item_bytes
+    return batches
 
 
-def in_waves(items: list, size: int, width: int) -> list[list[list]]:
-    """Batches of `size` items, grouped `width` at a time: the batches analysed together."""
-    return in_batches(in_batches(items, size), width)
+def input_bytes(item: object) -> int:
+    """The bytes a batch reads for one input: a file's size, or its part's."""
+    if isinstance(item, InboxFile) and item.parts > 1 and item.end is not None:
+        return item.end - item.start
+    return getattr(item, "size", None) or 0
+
+
+def in_waves(items: list, size: int, width: int, max_bytes: int | None = None
+             ) -> list[list[list]]:
+    """Batches (of `size` items and `max_bytes` at most), grouped `width` at a time: the
+    batches analysed together."""
+    return in_batches(in_batches(items, size, max_bytes), width)
 
 
 # ---------------------------------------------------------------- URLs: items → canonical URLs
@@ -387,9 +455,10 @@ def _unreadable(result: Discovery, source_url: str, error: DiscoveryError) -> No
 
 
 @task(name="discover", cache_policy=NO_CACHE)
-def discover_files_stage(session: Warehouse, patterns: list[str], run_id: str) -> Discovery:
+def discover_files_stage(session: Warehouse, patterns: list[str], run_id: str,
+                         settings: FilesSettings) -> Discovery:
     """List the inbox and keep the files that are new or changed since the last run."""
-    found = discover_files(patterns, session.known_file_sources())
+    found = discover_files(patterns, session.known_file_sources(), settings.max_batch_bytes)
     session.record_discovery(run_id, found.seen, found.unchanged)
     session.publish_progress(run_id)
     get_run_logger().info("%d files seen, %d unchanged", found.seen, found.unchanged)

@@ -19,7 +19,7 @@ from warehouse.session import Warehouse
 
 def batch_id_for(run_id: str, outcomes: list[tuple[Candidate, Outcome]]) -> str:
     """A batch's ledger key: its run and the exact bytes it read, so a retried task is a no-op."""
-    parts = sorted(f"{c.source_id}:{o.content_hash}" for c, o in outcomes)
+    parts = sorted(f"{c.source_id}:{o.content_hash}:{_part(c)}" for c, o in outcomes)
     return sha256_hex("\n".join([run_id, *parts]))[:32]
 
 
@@ -41,11 +41,22 @@ def source_statuses(split: ExactSplit) -> dict[str, tuple[str, str]]:
     return statuses
 
 
+def _part(candidate: Candidate) -> int:
+    return getattr(candidate, "part", 0)
+
+
+def _is_whole_or_last(candidate: Candidate) -> bool:
+    """A file read whole, or the last part of one read in parts: only then is the file's own row
+    written (with its size and mtime, which tell the next run it was read), so that a run
+    stopped between two parts reads the file again instead of skipping the rest of it."""
+    return getattr(candidate, "part", 0) == getattr(candidate, "parts", 1) - 1
+
+
 def file_sources(
     candidate: Candidate, outcome: Outcome, statuses: dict[str, tuple[str, str]]
 ) -> list[Source]:
-    """The sources rows one read input produces: the file or URL, plus one per record of a JSON
-    Lines file."""
+    """The sources rows one read input produces: the file or URL (for a file read in parts,
+    with its last part), plus one per record of a JSON Lines file."""
     own = statuses.get(candidate.source_id)
     status, doc_id = own or ("new" if outcome.articles else "rejected", None)
     file_row = Source(
@@ -59,7 +70,7 @@ def file_sources(
     ]
     records += [_source(r, "record", "rejected", None) for r in outcome.rejects
                 if r.source_id != candidate.source_id]
-    return [file_row, *records]
+    return [file_row, *records] if _is_whole_or_last(candidate) else records
 
 
 def new_mentions(mentions: list[Mention], new: set[str]) -> list[Mention]:
@@ -85,7 +96,8 @@ def build_batch(
     statuses = source_statuses(split)
     same_source = {a.source_id for a in split.same_source}
     new = {d.doc_id for d in split.unique}
-    batch = Batch(batch_id=batch_id_for(run_id, outcomes), run_id=run_id, files=len(outcomes),
+    files = sum(_is_whole_or_last(candidate) for candidate, _ in outcomes)
+    batch = Batch(batch_id=batch_id_for(run_id, outcomes), run_id=run_id, files=files,
                   documents=split.unique, duplicates=[*split.duplicates, *near.duplicates],
                   mentions=new_mentions(mentions, new), bands=near.bands)
     for candidate, outcome in outcomes:
@@ -98,7 +110,8 @@ def build_batch(
         batch.rejects += outcome.rejects
         if outcome.fetch:
             batch.fetches.append(outcome.fetch)
-        if outcome.articles and all(a.source_id in same_source for a in outcome.articles):
+        if (outcome.articles and all(a.source_id in same_source for a in outcome.articles)
+                and _is_whole_or_last(candidate)):
             batch.files_unchanged += 1
     return batch
 

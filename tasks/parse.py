@@ -134,7 +134,9 @@ def _json_lines(text: str) -> list[str]:
             return [json.dumps(item) for item in json.loads(stripped)]
         except (ValueError, RecursionError):  # each line then fails on its own, with a reason
             pass
-    return [line for line in text.splitlines() if line.strip()]
+    # Records end at line feeds only (JSON Lines): a raw U+2028 inside a string is not a break,
+    # and a file read in parts (cut at byte 0x0A) numbers its records the same way.
+    return [line for line in text.split("\n") if line.strip()]
 
 
 @dataclass(frozen=True)
@@ -170,7 +172,8 @@ def read_articles(candidate: Candidate, data: bytes, fmt: str, limits: Limits | 
                   ) -> Outcome:
     """Decode and parse bytes that are known to be readable and of a supported format."""
     limits = limits or Limits(len(data))
-    content_hash = sha256_hex(data)
+    part = candidate if isinstance(candidate, InboxFile) and candidate.parts > 1 else None
+    content_hash = part.file_hash if part else sha256_hex(data)
     try:
         text, encoding = decode(data, markup=fmt == "html")
     except BinaryContent as error:
@@ -191,7 +194,7 @@ def read_articles(candidate: Candidate, data: bytes, fmt: str, limits: Limits | 
         article = ParsedArticle(source_id=candidate.source_id, **base, **fields)
         return Outcome(content_hash=content_hash, encoding=encoding, articles=[article])
     outcome = Outcome(content_hash=content_hash, encoding=encoding)
-    for number, line in enumerate(_json_lines(text), 1):
+    for number, line in enumerate(_json_lines(text), part.first_record if part else 1):
         locator = f"{candidate.locator}#{number}"
         try:
             fields = parse_json_record(line)
@@ -221,8 +224,10 @@ def parse_file(candidate: Candidate, known_hash: str | None, max_bytes: int,
             raise Fail("unsupported_format", f"no parser for '{Path(candidate.locator).suffix}'")
         limits = limits or Limits(max_bytes)
         limits.check_size(candidate.size, fmt)
-        data = read_capped(path, max_bytes)
-        content_hash = sha256_hex(data)
+        if known_hash is not None and getattr(candidate, "file_hash", None) == known_hash:
+            return Outcome(content_hash=known_hash, unchanged=True)  # hashed by discovery
+        data = read_capped(path, max_bytes, *_byte_range(candidate))
+        content_hash = _file_hash(candidate, data)
         if content_hash == known_hash:
             return Outcome(content_hash=content_hash, unchanged=True)
         if not data:
@@ -252,7 +257,20 @@ def confined_path(candidate: Candidate) -> str:
     return path
 
 
-def read_capped(path: str, max_bytes: int) -> bytes:
+def _byte_range(candidate: Candidate) -> tuple[int, int | None]:
+    if isinstance(candidate, InboxFile) and candidate.parts > 1:
+        return candidate.start, candidate.end
+    return 0, None
+
+
+def _file_hash(candidate: Candidate, data: bytes) -> str:
+    """The hash of the whole file: discovery's for a file read in parts, else of the bytes."""
+    if isinstance(candidate, InboxFile) and candidate.file_hash and candidate.parts > 1:
+        return candidate.file_hash
+    return sha256_hex(data)
+
+
+def read_capped(path: str, max_bytes: int, start: int = 0, end: int | None = None) -> bytes:
     """The bytes of a regular file of at most `max_bytes`. The listed size is not trusted (the
     file may have grown since), and a FIFO or device would block or never end: opened without
     blocking, checked with fstat, read no further than the limit."""
@@ -261,7 +279,8 @@ def read_capped(path: str, max_bytes: int) -> bytes:
         if not stat.S_ISREG(os.fstat(fd).st_mode):
             raise Fail("not_a_file", "a directory, FIFO, socket or device, not a regular file")
         with open(fd, "rb", closefd=False) as file:
-            data = file.read(max_bytes + 1)
+            file.seek(start)
+            data = file.read(max_bytes + 1 if end is None else end - start)
     finally:
         os.close(fd)
     if len(data) > max_bytes:

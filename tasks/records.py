@@ -83,6 +83,18 @@ class InboxFile(Candidate):
 
     root: str
     path: str | None = None
+    # A JSON Lines file too large for one batch is read in parts (byte ranges at line breaks);
+    # `file_hash` is then the whole file's hash, computed while discovery found the parts.
+    part: int = 0
+    parts: int = 1
+    start: int = 0
+    end: int | None = None
+    first_record: int = 1
+    file_hash: str | None = None
+
+    @property
+    def is_last_part(self) -> bool:
+        return self.part == self.parts - 1
 
 
 # ---------------------------------------------------------------- fetching

@@ -1,0 +1,75 @@
+"""A JSON Lines file larger than a batch may read is read in parts, with the same records, the
+same record numbers and one file row as when it is read whole."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from pathlib import Path
+
+import duckdb
+import pytest
+
+from flows.ingest_files import ingest_files
+from flows.params import IngestFilesParams
+from tasks.discover import discover_files, input_bytes
+from warehouse.settings import get_settings
+
+pytestmark = pytest.mark.usefixtures("prefect_server")
+
+
+def write_records(path: Path, records: int) -> None:
+    lines = []
+    for n in range(records):
+        lines.append(json.dumps({"title": f"r{n}", "text": f"Dispatch {n}: grain ships left "
+                                 f"Odesa for the {n % 7}th time this month, port staff said."}))
+        if n % 97 == 0:
+            lines.append("   ")  # blank lines do not count as records
+    path.write_text("\n".join(lines) + "\n", encoding="utf-8")
+
+
+def test_parts_cover_the_file_at_line_breaks_with_record_numbers(tmp_path: Path) -> None:
+    inbox = tmp_path / "inbox"
+    inbox.mkdir()
+    write_records(inbox / "wire.jsonl", 1000)
+    data = (inbox / "wire.jsonl").read_bytes()
+    (part, *rest) = parts = discover_files([str(inbox)], {}, part_bytes=20_000).candidates
+    assert len(parts) > 3 and {p.parts for p in parts} == {len(parts)}
+    assert b"".join(data[p.start:p.end] for p in parts) == data
+    assert sum(input_bytes(p) for p in parts) == len(data)
+    assert all(data[p.start - 1:p.start] == b"\n" for p in rest)
+    assert {p.file_hash for p in parts} == {hashlib.sha256(data).hexdigest()}
+    lines = [line for line in data.split(b"\n") if line.strip()]
+    for p in parts:  # each part starts at the record its number says
+        first = [line for line in data[p.start:p.end].split(b"\n") if line.strip()][0]
+        assert lines[p.first_record - 1] == first
+    assert part.first_record == 1
+
+
+def run(inbox: Path, db: Path, batch_bytes: int | None):
+    settings = get_settings()
+    settings.warehouse.db_path = db
+    if batch_bytes:
+        settings.files.max_batch_bytes = batch_bytes
+    return ingest_files(IngestFilesParams(inbox=[str(inbox)]), settings=settings)
+
+
+def rows(db: Path, sql: str) -> list[tuple]:
+    with duckdb.connect(str(db), read_only=True) as con:
+        return sorted(con.execute(sql).fetchall())
+
+
+def test_a_file_read_in_parts_loads_as_when_read_whole(tmp_path: Path) -> None:
+    inbox = tmp_path / "inbox"
+    inbox.mkdir()
+    write_records(inbox / "wire.jsonl", 1500)
+    whole, parted = tmp_path / "whole.duckdb", tmp_path / "parted.duckdb"
+    run(inbox, whole, None)
+    report = run(inbox, parted, 30_000)
+    assert (report.files_seen, report.documents_new, report.rejects_new) == (1, 1500, 0)
+    for sql in ("select locator, kind, status, content_hash, size from sources",
+                "select doc_id, source_id, text from documents"):
+        assert rows(parted, sql) == rows(whole, sql)
+    assert rows(parted, "select sum(files) from load_batches") == [(1,)]
+    again = run(inbox, parted, 30_000)  # unchanged: recognised by its hash, nothing re-read
+    assert (again.documents_new, again.files_unchanged) == (0, 1)
