@@ -32,6 +32,7 @@ from tasks.near_dup import near_dup_stage
 from tasks.report import (
     RunReport, begin_run_stage, finish_maintenance_stage, publish_snapshot_stage, report_stage,
 )
+from tasks.urls import redact_parameters
 from warehouse.session import Warehouse, is_disk_full, is_fatal, open_warehouse
 from warehouse.settings import Settings
 
@@ -51,7 +52,8 @@ def warehouse_run(flow_name: str, params: BaseModel, settings: Settings) -> Iter
     (marking runs that died without ending `crashed`) and load the alias file."""
     with open_warehouse(settings.warehouse, str(flow_run.id)) as session:
         run_id = str(flow_run.id)
-        mark_crashed(begin_run_stage(session, run_id, flow_name, params.model_dump()))
+        mark_crashed(begin_run_stage(session, run_id, flow_name,
+                                     redact_parameters(params.model_dump())))
         sync_aliases_stage(session, settings.entities)
         yield Run(session, run_id, settings)
 

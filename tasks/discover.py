@@ -22,7 +22,7 @@ from tasks.records import (
     DiscoveredUrl, Discovery, Fetched, FetchFailed, FetchKind, FetchRequest, FetchResult,
     InboxFile, SourceFetch, Validators,
 )
-from tasks.urls import UrlError, canonicalize_url
+from tasks.urls import UrlError, canonicalize_url, redact_url
 from warehouse.records import Candidate, KnownSource, Reject, source_id_for
 from warehouse.session import Warehouse
 from warehouse.settings import DiscoverSettings, FilesSettings, Settings
@@ -295,7 +295,7 @@ def merge_urls(groups: Iterable[list[DiscoveredUrl]], known: frozenset[str], cap
     skipped: set[str] = set()
     for group in groups:
         for found in group:
-            if found.url in known:
+            if redact_url(found.url) in known:  # the warehouse keeps URLs redacted
                 skipped.add(found.url)
             elif found.url in merged:
                 first = merged[found.url]
@@ -474,8 +474,10 @@ def discover_urls_stage(
     sitemaps are fetched with the validators of their last fetch (conditional GET)."""
     listed = [*urls, *(read_url_file(url_file) if url_file else [])]
     known = session.known_urls()
-    stored = session.url_validators([*feeds, *sitemaps])
-    validators = {url: Validators(etag=e, last_modified=m) for url, (e, m) in stored.items()}
+    redacted = {url: redact_url(url) for url in [*feeds, *sitemaps]}  # as the warehouse has them
+    stored = session.url_validators(list(redacted.values()))
+    validators = {url: Validators(etag=stored[key][0], last_modified=stored[key][1])
+                  for url, key in redacted.items() if key in stored}
     with HttpFetcher(settings.fetch) as fetcher:
         return discover_urls(fetcher, listed, feeds, sitemaps, validators, known,
                              settings.discover)

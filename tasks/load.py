@@ -1,20 +1,30 @@
-"""Assemble one batch's rows (sources, documents, duplicates, mentions, rejects) for the loader."""
+"""Assemble one batch's rows (sources, documents, duplicates, mentions, rejects) for the loader.
+
+Every URL a row stores is redacted here, last (`redact_batch`): user names, passwords and
+tokens in URLs never reach the warehouse. Source and document ids are computed before, from the
+URLs as given, so identity and dedup do not depend on redaction.
+"""
 
 from __future__ import annotations
 
 import datetime as dt
+from typing import TypeVar
 
 from prefect import task
 from prefect.cache_policies import NO_CACHE
+from pydantic import BaseModel
 
 from tasks.records import (
     Discovery, ExactSplit, FetchedPage, NearSplit, Outcome, SourceFetch, Tagged,
 )
+from tasks.urls import redact_text, redact_url
 from warehouse.records import (
     Batch, Candidate, HttpFetch, Mention, ParsedArticle, Reject, Source, sha256_hex,
     source_id_for, utc_naive,
 )
 from warehouse.session import Warehouse
+
+Row = TypeVar("Row", bound=BaseModel)
 
 
 def batch_id_for(run_id: str, outcomes: list[tuple[Candidate, Outcome]]) -> str:
@@ -31,6 +41,26 @@ def _source(article: ParsedArticle | Reject, kind: str, status: str, doc_id: str
         mtime_ns=candidate.mtime_ns if candidate else None,
         content_hash=article.content_hash, encoding=encoding, status=status, doc_id=doc_id,
     )
+
+
+def redact_batch(batch: Batch) -> Batch:
+    """The batch with every stored URL redacted (tasks.urls.redact_url): documents' url,
+    canonical_url and final_url, sources' and rejects' locators, rejects' details (an error
+    message can quote a URL), and http_fetches' url and final_url. Keys are left as they are."""
+    return batch.model_copy(update={
+        "documents": [_redacted(d, "url", "canonical_url", "final_url") for d in batch.documents],
+        "sources": [_redacted(s, "locator") for s in batch.sources],
+        "rejects": [_redacted(r, "locator", text="detail") for r in batch.rejects],
+        "fetches": [_redacted(f, "url", "final_url") for f in batch.fetches],
+    })
+
+
+def _redacted(row: Row, *urls: str, text: str = "") -> Row:
+    """A copy of the row with its URL fields, and its free-text field, redacted."""
+    changes = {name: redact_url(getattr(row, name)) for name in urls if getattr(row, name)}
+    if text:
+        changes[text] = redact_text(getattr(row, text))
+    return row.model_copy(update=changes)
 
 
 def source_statuses(split: ExactSplit) -> dict[str, tuple[str, str]]:
@@ -113,7 +143,7 @@ def build_batch(
         if (outcome.articles and all(a.source_id in same_source for a in outcome.articles)
                 and _is_whole_or_last(candidate)):
             batch.files_unchanged += 1
-    return batch
+    return redact_batch(batch)
 
 
 def source_fetch_row(source: SourceFetch, fetched_at: dt.datetime) -> HttpFetch:
@@ -126,9 +156,9 @@ def source_fetch_row(source: SourceFetch, fetched_at: dt.datetime) -> HttpFetch:
 def discovery_batch(run_id: str, discovery: Discovery) -> Batch:
     """The rows discovery leaves: feed and sitemap fetches (their validators), and rejects."""
     now = dt.datetime.now(dt.UTC)
-    return Batch(batch_id=sha256_hex(f"{run_id}:discovery")[:32], run_id=run_id,
-                 rejects=discovery.rejects,
-                 fetches=[source_fetch_row(source, now) for source in discovery.sources])
+    return redact_batch(Batch(
+        batch_id=sha256_hex(f"{run_id}:discovery")[:32], run_id=run_id, rejects=discovery.rejects,
+        fetches=[source_fetch_row(source, now) for source in discovery.sources]))
 
 
 def failed_input_batch(run_id: str, item: Candidate | FetchedPage, stage: str, detail: str
@@ -143,8 +173,8 @@ def failed_input_batch(run_id: str, item: Candidate | FetchedPage, stage: str, d
     source = Source(source_id=candidate.source_id, locator=candidate.locator, kind=candidate.kind,
                     size=candidate.size, mtime_ns=candidate.mtime_ns, content_hash=None,
                     encoding=None, status="rejected", doc_id=None)
-    return Batch(batch_id=sha256_hex(f"{run_id}:failed:{candidate.source_id}")[:32],
-                 run_id=run_id, files=1, sources=[source], rejects=[reject])
+    return redact_batch(Batch(batch_id=sha256_hex(f"{run_id}:failed:{candidate.source_id}")[:32],
+                              run_id=run_id, files=1, sources=[source], rejects=[reject]))
 
 
 @task(name="load", cache_policy=NO_CACHE)

@@ -5,6 +5,8 @@ port, a fragment) must be one source, so every URL the pipeline keeps goes throu
 `canonicalize_url` first. `check_addresses` is the guard against server-side request forgery:
 a URL found in a feed must not make us fetch from the machine's own network. The fetcher calls it
 at connect time, on the very address it connects to, so a second DNS answer cannot slip past.
+`redact_url` hides what a URL may carry that is not ours to keep (a user name and password, a
+token in the query) wherever a URL is stored or logged; the fetcher still uses the URL as given.
 
 Pure functions; DNS resolution is injected (`Resolver`) so tests never touch the network.
 """
@@ -16,7 +18,17 @@ import re
 import socket
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
-from urllib.parse import parse_qsl, quote, unquote, urlencode, urljoin, urlsplit, urlunsplit
+from typing import Any
+from urllib.parse import (
+    parse_qsl,
+    quote,
+    unquote,
+    unquote_plus,
+    urlencode,
+    urljoin,
+    urlsplit,
+    urlunsplit,
+)
 
 IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
 IPNetwork = ipaddress.IPv4Network | ipaddress.IPv6Network
@@ -40,6 +52,30 @@ _PATH_SAFE = "/:@!$&'()*+,;=-._~%"
 _PERCENT_ESCAPE = re.compile(r"%[0-9a-fA-F]{2}")
 _HOST_CHARS = re.compile(r"[a-z0-9_.-]+|[0-9a-f:.]+")  # a DNS name or an IPv6 literal
 _UNRESERVED = frozenset("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-._~")
+
+REDACTED = "***"
+# Query (and fragment) parameters that carry a credential, compared lower-case with '-' and '.'
+# read as '_'; any name ending in `_SECRET_SUFFIXES` counts too (x_api_key, oauth_token).
+SECRET_PARAMS = frozenset({
+    "token", "access_token", "refresh_token", "id_token", "auth_token", "api_token",
+    "private_token", "api_key", "apikey", "key", "access_key", "secret_key", "secret",
+    "client_secret", "password", "passwd", "pwd", "pass", "sig", "signature", "auth",
+    "authorization", "session", "sessionid", "session_id", "jsessionid", "phpsessid",
+    "x_amz_signature", "x_amz_credential", "x_amz_security_token", "x_goog_signature",
+    "x_goog_credential",
+})
+_SECRET_SUFFIXES = ("token", "secret", "password", "passwd", "signature", "credential",
+                    "api_key", "apikey", "access_key", "secret_key", "sessionid", "session_id")
+# scheme://authority, then path, query and fragment (RFC 3986 appendix B, on the raw text, so
+# that redaction changes nothing but the secrets); also a scheme-relative //authority.
+_URL_SHAPE = re.compile(
+    r"(?P<lead>\s*)(?P<scheme>(?:[A-Za-z][A-Za-z0-9+.-]*:)?//)(?P<authority>[^/?#]*)"
+    r"(?P<path>[^?#]*)(?:\?(?P<query>[^#]*))?(?:#(?P<fragment>.*))?", re.DOTALL)
+# A URL inside free text (an error message): a scheme, '://', and up to a space or a quote,
+# less the punctuation that ends a sentence or a parenthesis. The scheme's length is capped so
+# that a long run of letters cannot make the search quadratic.
+_URL_IN_TEXT = re.compile(
+    r"[A-Za-z][A-Za-z0-9+.-]{0,31}://[^\s<>\"'`]*[^\s<>\"'`.,;:!?)\]}]")
 
 
 class UrlError(ValueError):
@@ -153,6 +189,73 @@ def check_url(url: str) -> str | None:
     return None
 
 
+def is_secret_param(name: str) -> bool:
+    """True for query parameters whose value is a credential (token, api_key, sig, pwd, ...)."""
+    lowered = unquote_plus(name).strip().lower().replace("-", "_").replace(".", "_")
+    return lowered in SECRET_PARAMS or lowered.endswith(_SECRET_SUFFIXES)
+
+
+def redact_url(url: str) -> str:
+    """`url` as it may be stored or logged: user info replaced by ***, the values of secret
+    query (and fragment) parameters by ***, every other character as it was. A string that is
+    not a URL with an authority (//host) is returned unchanged.
+
+    Not for fetching, nor for identity: the fetcher needs the real URL, and source and document
+    ids are computed from it before a row is redacted.
+    """
+    match = _URL_SHAPE.fullmatch(url)
+    if match is None:
+        return url
+    lead, scheme, authority, path, query, fragment = match.group(
+        "lead", "scheme", "authority", "path", "query", "fragment")
+    if "@" in authority:
+        authority = f"{REDACTED}@{authority.rsplit('@', 1)[1]}"
+    redacted = f"{lead}{scheme}{authority}{path}"
+    if query is not None:
+        redacted += "?" + _redact_params(query)
+    if fragment is not None:
+        # OAuth's implicit flow returns `#access_token=...`: a fragment can hold a secret too.
+        redacted += "#" + _redact_params(fragment)
+    return redacted
+
+
+def _redact_params(query: str) -> str:
+    return "&".join(_redact_pair(pair) for pair in query.split("&"))
+
+
+def _redact_pair(pair: str) -> str:
+    # Some servers also split on ';': from the first secret name on, the rest of the pair is
+    # hidden, so 'a=1;token=x;y' leaks neither x nor y.
+    offset = 0
+    for piece in pair.split(";"):
+        name, equals, value = piece.partition("=")
+        if equals and value and is_secret_param(name):
+            return pair[: offset + len(name) + 1] + REDACTED
+        offset += len(piece) + 1
+    return pair
+
+
+def redact_text(text: str) -> str:
+    """Free text (an error message, a reject's detail) with every URL in it redacted."""
+    return _URL_IN_TEXT.sub(lambda match: redact_url(match.group(0)), text)
+
+
+def redact_parameters(parameters: dict[str, Any]) -> dict[str, Any]:
+    """A run's parameters as they may be stored: every URL in a string, a list or a nested
+    dict redacted (`redact_url`); keys, numbers and other values as they were."""
+    return {name: _redact_value(value) for name, value in parameters.items()}
+
+
+def _redact_value(value: Any) -> Any:
+    if isinstance(value, str):
+        return redact_text(redact_url(value))
+    if isinstance(value, dict):
+        return {name: _redact_value(item) for name, item in value.items()}
+    if isinstance(value, list | tuple):
+        return [_redact_value(item) for item in value]
+    return value
+
+
 def host_key(url: str) -> str:
     """The politeness key of a URL: host[:port], shared by its http and https forms."""
     parts = urlsplit(url)
@@ -192,20 +295,36 @@ class AddressPolicy:
         return cls(frozenset(hosts), tuple(networks))
 
     def allows(self, address: IPAddress) -> bool:
-        """True when the address is in an allowed network."""
-        return any(address in network for network in self.allowed_networks)
+        """True when the address is in an allowed network (an IPv4-mapped IPv6 address counts
+        as its IPv4 address: the connection goes there)."""
+        mapped = address.ipv4_mapped if isinstance(address, ipaddress.IPv6Address) else None
+        return any(candidate in network for network in self.allowed_networks
+                   for candidate in (address, mapped) if candidate is not None)
+
+
+# Not globally routable, though some Python versions call them global: 3.11's `is_global`
+# passes the deprecated site-local fec0::/10 (RFC 3879), which sites still route internally,
+# and predates the documentation block 3fff::/20 (RFC 9637), SRv6 SIDs 5f00::/16 (RFC 9602)
+# and local-use NAT64 64:ff9b:1::/48 (RFC 8215).
+NOT_GLOBAL_NETWORKS: tuple[IPNetwork, ...] = tuple(ipaddress.ip_network(network) for network in (
+    "fec0::/10", "3fff::/20", "5f00::/16", "64:ff9b:1::/48",
+))
 
 
 def is_public_address(address: IPAddress) -> bool:
-    """True for global unicast addresses; false for private, loopback, link-local, multicast,
-    reserved, unspecified and shared (CGNAT) space, including IPv4 hidden in IPv6."""
+    """True for globally routable unicast addresses only (`is_global`, less the blocks in
+    NOT_GLOBAL_NETWORKS); false for private, loopback, link-local, site-local, multicast,
+    reserved, unspecified, documentation and shared (CGNAT) space. An IPv4-mapped IPv6 address
+    is judged as its IPv4 address; a 6to4 or Teredo address needs its IPv4 address public too."""
     if isinstance(address, ipaddress.IPv6Address):
-        embedded = address.ipv4_mapped or address.sixtofour or (
-            address.teredo[1] if address.teredo else None)
-        if embedded is not None:
-            return is_public_address(embedded)
+        if address.ipv4_mapped is not None:
+            return is_public_address(address.ipv4_mapped)
+        embedded = address.sixtofour or (address.teredo[1] if address.teredo else None)
+        if embedded is not None and not is_public_address(embedded):
+            return False
     return address.is_global and not (
-        address.is_private or address.is_loopback or address.is_link_local
+        any(address in network for network in NOT_GLOBAL_NETWORKS)
+        or address.is_private or address.is_loopback or address.is_link_local
         or address.is_multicast or address.is_reserved or address.is_unspecified
     )
 

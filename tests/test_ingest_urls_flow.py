@@ -12,7 +12,9 @@ import pytest
 from flows.ingest_files import ingest_files
 from flows.ingest_urls import ingest_urls
 from flows.params import IngestFilesParams, IngestUrlsParams
+from tasks.urls import canonicalize_url
 from tests.httpserver import ARTICLE_FIRST_SENTENCE, ARTICLE_PATH, BOILERPLATE_SENTENCES, NewsServer
+from warehouse.records import source_id_for
 
 pytestmark = pytest.mark.usefixtures("prefect_server")
 INTERVAL_S = 0.3
@@ -29,9 +31,9 @@ def web(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, db_path: Path):
         yield server
 
 
-def rows(db_path: Path, sql: str) -> list[tuple]:
+def rows(db_path: Path, sql: str, parameters: list | None = None) -> list[tuple]:
     with duckdb.connect(str(db_path), read_only=True) as con:
-        return con.execute(sql).fetchall()
+        return con.execute(sql, parameters).fetchall()
 
 
 def outcomes(db_path: Path, web: NewsServer) -> dict[str, str]:
@@ -117,3 +119,49 @@ def test_same_article_from_a_file_and_a_url_is_one_document(
     assert rows(db_path, "select count(*) from documents") == [(1,)]
     assert rows(db_path, "select d.method, s.kind from duplicates d join sources s"
                 " using (source_id)") == [("exact", "url")]
+
+
+# Credentials that must never be stored: distinctive, so that no page text matches by chance.
+SECRET = "S3cretT0kenXyzzy"
+PASSWORD = "Hunter2PasswdQuux"
+
+
+def columns_holding(db_path: Path, needle: str) -> list[str]:
+    """table.column of every column of every table, cast to text, that contains `needle`."""
+    with duckdb.connect(str(db_path), read_only=True) as con:
+        columns = con.execute(
+            "select c.table_name, c.column_name from information_schema.columns c"
+            " join information_schema.tables t using (table_schema, table_name)"
+            " where t.table_type = 'BASE TABLE'").fetchall()
+        return [f"{table}.{column}" for table, column in columns if con.execute(
+            f'select count(*) from "{table}" where cast("{column}" as varchar) like ?',
+            [f"%{needle}%"]).fetchone()[0]]
+
+
+def test_credentials_in_urls_are_stored_nowhere(web: NewsServer, db_path: Path) -> None:
+    netloc = urlsplit(web.base_url).netloc
+    with_password = f"http://reader:{PASSWORD}@{netloc}/news/2024/03/elsewhere.html"
+    with_token = web.url(f"{ARTICLE_PATH}?token={SECRET}")
+    no_canonical_link = web.url(f"/latin1.html?sig={SECRET}")  # its URL is its identity
+    missing = web.url(f"/gone.html?api_key={SECRET}")
+    feed = web.url(f"/feed.rss?access_token={SECRET}")
+    ingest_urls(IngestUrlsParams(urls=[with_password, with_token, no_canonical_link, missing],
+                                 feeds=[feed]))
+
+    assert columns_holding(db_path, SECRET) == []
+    assert columns_holding(db_path, PASSWORD) == []
+    # ...and not because nothing was stored: every URL left its row, redacted, under the
+    # source id of the URL as given (identity does not depend on redaction).
+    hidden = web.url(f"{ARTICLE_PATH}?token=***")
+    assert rows(db_path, "select locator, reason from rejects where locator like '%***%'"
+                " order by reason") == [
+        (f"http://***@{netloc}/news/2024/03/elsewhere.html", "credentials_in_url"),
+        (web.url("/gone.html?api_key=***"), "http_404")]
+    assert rows(db_path, "select locator, status from sources where source_id = ?",
+                [source_id_for(canonicalize_url(with_token))]) == [(hidden, "new")]
+    latin1 = web.url("/latin1.html?sig=***")
+    assert rows(db_path, "select url, canonical_url, final_url from documents order by url") == [
+        (latin1, latin1, latin1), (web.url(ARTICLE_PATH), web.url(ARTICLE_PATH), hidden)]
+    assert rows(db_path, "select outcome from http_fetches where url = ?",
+                [web.url("/feed.rss?access_token=***")]) == [("fetched",)]
+    assert "***" in rows(db_path, "select parameters::varchar from runs")[0][0]
