@@ -51,9 +51,10 @@ def write_jsonl_big_string(path: Path) -> None:
 
 
 def write_jsonl_many(path: Path, records: int = 1_000_000) -> None:
+    """Small records: a line of a wire feed each (about 60 bytes)."""
     with path.open("w", encoding="utf-8") as out:
         for n in range(records):
-            out.write(json.dumps({"title": f"r{n}", "text": f"Record {n}: {SENTENCE}"}) + "\n")
+            out.write(json.dumps({"title": f"r{n}", "text": f"Item {n}: grain left Odesa."}) + "\n")
 
 
 def write_html(path: Path, size: int) -> None:
