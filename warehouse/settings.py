@@ -46,7 +46,7 @@ class WarehouseSettings(BaseSettings):
 
 
 class FilesSettings(BaseSettings):
-    """Article files: where they are by default and how large one may be."""
+    """Article files: where they are by default, how large one may be, when one is written."""
 
     model_config = _ENV
 
@@ -59,13 +59,19 @@ class FilesSettings(BaseSettings):
     max_text_chars: int | None = Field(
         None, ge=1000,
         description="A document whose text (after reading, before cleaning) is longer is "
-        "rejected as too_large, with both sizes. None: from the memory budget (13.4 million "
-        "characters at 1536 MB, a hundred times the longest news article).",
+        "rejected as too_large, with both sizes. None: from the memory budget (2.5 million "
+        "characters at 1536 MB, twenty times the longest news article).",
     )
     max_batch_bytes: int | None = Field(
         None, ge=1,
         description="Bytes of files one batch reads at most (a batch also stops at its file "
         "count). None: from the memory budget.",
+    )
+    settle_s: float = Field(
+        2.0, ge=0,
+        description="A file modified less than this many seconds ago (or stamped that far "
+        "ahead of the clock) may still be being written: it is left for the next run, counted "
+        "and logged as settling, not read half-way. 0: read every file at once.",
     )
 
 
@@ -268,19 +274,19 @@ class Settings(BaseSettings):
 
     @model_validator(mode="after")
     def _size_from_budget(self) -> Settings:
-        # What the budget must cover, measured (bench/memory.py): the models and Prefect take
-        # about 450 MB before any document; a document costs about 60 bytes of peak memory per
-        # character of text on its way through the stages, an HTML page about 25 bytes per byte
-        # while lxml and trafilatura read it.
-        budget = self.memory_budget_mb * 2**20
+        # Measured with bench/memory.py: Prefect, spaCy and the models take about 400 MB before
+        # any document; a long text then costs up to ~450 bytes of peak memory per character
+        # (its mentions, ~1 KB each, dominate), many small records ~5 KB each, and an HTML page
+        # ~25 bytes per byte while lxml and trafilatura read it.
+        free = max(self.memory_budget_mb - 450, 64) * 2**20
         if self.warehouse.duckdb_memory_limit is None:
             self.warehouse.duckdb_memory_limit = f"{self.memory_budget_mb // 4}MB"
         if self.files.max_text_chars is None:
-            self.files.max_text_chars = budget // 2 // 60
+            self.files.max_text_chars = max(free // 450, 50_000)
         if self.files.max_batch_bytes is None:
-            self.files.max_batch_bytes = budget // 2 // 60
+            self.files.max_batch_bytes = self.memory_budget_mb * 2**20 // 1000
         if self.extract.max_page_bytes is None:
-            self.extract.max_page_bytes = budget // 2 // 25
+            self.extract.max_page_bytes = free // 25
         return self
 
 
