@@ -1,6 +1,8 @@
 """Conservative, recorded text cleaning, and the normalised key that identifies a text.
 
-Each repair is named in `CleanArticle.cleaning`; the parser's text is kept as `original_text`."""
+Each repair is named in `CleanArticle.cleaning`, after those reading made (`repairs`); the
+parser's text is kept as `original_text`, less its NUL characters (`removed_nul:<count>`), which
+no text needs and which many tools (C strings, PostgreSQL's text type) choke on."""
 
 from __future__ import annotations
 
@@ -104,9 +106,17 @@ def text_hash(text: str) -> str:
     return sha256_hex(text_key(text))[:32]
 
 
+def remove_nul(text: str) -> tuple[str, list[str]]:
+    """`text` without NUL characters, and the note naming how many went."""
+    count = text.count("\x00")
+    return (text.replace("\x00", ""), [f"removed_nul:{count}"]) if count else (text, [])
+
+
 def clean_article(article: ParsedArticle) -> CleanArticle:
-    """One article with its cleaned text, the repairs made and its text hash."""
-    cleaned, notes = clean_text(article.text)
+    """One article with its cleaned text, the repairs made (reading's first) and its text hash."""
+    parsed, nul_notes = remove_nul(article.text)
+    cleaned, notes = clean_text(parsed)
+    notes = [*article.repairs, *nul_notes, *notes]
     if article.encoding not in ("utf-8", "utf-8-sig"):
         notes.insert(0, f"decoded_as:{article.encoding}")
     title = normalise_whitespace(article.title) if article.title else None
@@ -115,7 +125,7 @@ def clean_article(article: ParsedArticle) -> CleanArticle:
     url = canonical_or_none(fields.pop("canonical_url", None) or article.url)
     return CleanArticle(
         **{**fields, "title": title or None, "text": cleaned},
-        original_text=article.text, text_hash=text_hash(cleaned), cleaning=notes,
+        original_text=parsed, text_hash=text_hash(cleaned), cleaning=notes,
         canonical_url=url,
     )
 

@@ -1,11 +1,13 @@
 """Bytes → text, by one policy for every input: files, saved pages and HTTP bodies alike.
 
 In order: a byte-order mark; the charset the input declares (the HTTP Content-Type header, then,
-for markup, `<meta charset>` or `<?xml encoding?>`); UTF-16 without a BOM (an ASCII-heavy text
-with zero bytes on one side) or else binary; UTF-8; UTF-8 with a few damaged bytes; cp1252;
-latin-1. Never guessed by trafilatura, which ignores the header charset. A last character cut
-off by the end of the data (a truncated copy or download) becomes U+FFFD rather than sending a
-whole UTF-8 or UTF-16 text to a legacy codec.
+for markup, `<meta charset>` or `<?xml encoding?>`); for data with NUL bytes in its first 4 KiB,
+UTF-16 without a BOM (an ASCII-heavy text with zero bytes on one side), or else binary if over
+5% of those 4 KiB are control bytes; UTF-8; UTF-8 with a few damaged bytes; cp1252; latin-1.
+Never guessed by trafilatura, which ignores the header charset. A last character cut off by the
+end of the data (a truncated copy or download) becomes U+FFFD rather than sending a whole UTF-8
+or UTF-16 text to a legacy codec. A few stray NUL bytes do not make a text binary: they decode
+(to U+0000), and cleaning removes them and notes it (tasks/clean.py).
 """
 
 from __future__ import annotations
@@ -23,6 +25,11 @@ _BOMS = ((b"\xef\xbb\xbf", "utf-8-sig", "utf-8"), (b"\xff\xfe", "utf-16", "utf-1
          (b"\xfe\xff", "utf-16", "utf-16-be"))
 # How codecs report a last character that the end of the data cut short.
 _CUT_SHORT = frozenset({"unexpected end of data", "truncated data"})
+# C0 control bytes that no text holds: all but tab, line feed, vertical tab, form feed and
+# carriage return. Over this share of a sample, the data is binary (random bytes hold ~10%).
+_CONTROL_BYTES = bytes(code for code in range(32) if code not in b"\t\n\v\f\r")
+_MAX_CONTROL_SHARE = 0.05
+_SAMPLE_BYTES = 4096
 _META_CHARSET = re.compile(
     rb"""<meta[^>]+?charset\s*=\s*["']?\s*([\w.:-]+)|<\?xml[^>]+encoding\s*=\s*["']([\w.:-]+)""",
     re.IGNORECASE,
@@ -114,9 +121,20 @@ def _decode_declared(body: bytes, codec: str) -> str:
         return body.decode(codec, errors="replace")
 
 
+def _control_share(sample: bytes) -> float:
+    """The share of `sample` that is control bytes no text holds (NUL, ESC, ...)."""
+    return (len(sample) - len(sample.translate(None, _CONTROL_BYTES))) / (len(sample) or 1)
+
+
 def _decode_undeclared(data: bytes) -> tuple[str, str]:
-    if b"\x00" in data[:4096]:
-        return _decode_utf16_without_bom(data)
+    head = data[:_SAMPLE_BYTES]
+    if b"\x00" in head:
+        if (utf16 := _decode_utf16_without_bom(data)) is not None:
+            return utf16
+        # Judged by the share of control bytes, not by one NUL: an article with a stray NUL (a
+        # bad copy, a buggy export) is text, a file that is ~10% control bytes is not.
+        if (share := _control_share(head)) > _MAX_CONTROL_SHARE:
+            raise BinaryContent(f"is {share:.0%} control bytes in its first {len(head)} bytes")
     decoded = decode_cut_short(data, "utf-8")
     # A cut-off last character means UTF-8 only when the rest shows it: after plain ASCII, a
     # lone lead byte is as likely the last letter of a cp1252 file ("perché" ends in 0xE9).
@@ -133,14 +151,13 @@ def _decode_undeclared(data: bytes) -> tuple[str, str]:
         return data.decode("latin-1"), "latin-1"
 
 
-def _decode_utf16_without_bom(data: bytes) -> tuple[str, str]:
-    # ASCII-heavy UTF-16 puts its zero bytes all on odd (LE) or all on even (BE) positions;
-    # anything else with zero bytes is binary.
-    head = data[:4096]
+def _decode_utf16_without_bom(data: bytes) -> tuple[str, str] | None:
+    # ASCII-heavy UTF-16 puts its zero bytes all on odd (LE) or all on even (BE) positions.
+    head = data[:_SAMPLE_BYTES]
     odd, even = head[1::2].count(0), head[0::2].count(0)
     half = len(head) // 2 or 1
     for zeros, codec in ((odd, "utf-16-le"), (even, "utf-16-be")):
         decoded = decode_cut_short(data, codec) if zeros / half > 0.3 else None
         if decoded is not None:
             return decoded[0], codec
-    raise BinaryContent("holds NUL bytes and is not UTF-16 text")
+    return None

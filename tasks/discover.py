@@ -10,6 +10,7 @@ import datetime as dt
 import glob
 import hashlib
 import os
+import time
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from pathlib import Path
 
@@ -38,14 +39,24 @@ def is_inside(path: str, folder: str) -> bool:
 
 
 def utf8_name(path: str) -> str:
-    """`path` as text that UTF-8 can hold. A name that is not valid UTF-8 (an old archive's
-    latin-1 or cp437 name) reaches Python with lone surrogates, which neither the source id nor
-    DuckDB can encode: its undecodable bytes are written as backslash escapes instead."""
+    """The locator of absolute `path`: text that UTF-8 can hold, one per file. A name that is
+    valid UTF-8 is its own locator. One that is not (an old archive's latin-1 or cp437 name)
+    reaches Python with lone surrogates, which neither the source id nor DuckDB can encode: it
+    becomes its file URI (`file:///inbox/caf%E9.txt`), every byte but ASCII letters, digits and
+    `/_.-~` percent-encoded. No other file's locator can equal it (those are absolute paths,
+    which start with '/'), and percent-decoding it gives back the exact bytes; backslash escapes
+    could not tell the byte 0xE9 from a name holding the four characters `\\xe9`."""
     try:
         path.encode("utf-8")
     except UnicodeEncodeError:
-        return os.fsencode(path).decode("utf-8", "backslashreplace")
+        return Path(os.path.abspath(path)).as_uri()
     return path
+
+
+def utf8_text(text: str) -> str:
+    """`text` (a message naming paths) as text that UTF-8 can hold: undecodable bytes written as
+    backslash escapes, readable, where a message needs no more."""
+    return os.fsencode(text).decode("utf-8", "backslashreplace")
 
 
 def inbox_base(pattern: str) -> str:
@@ -170,11 +181,29 @@ def select_changed(
     )
 
 
+def leave_settling(found: Discovery, settle_s: float, now_ns: int) -> Discovery:
+    """`found` without the files modified less than `settle_s` before `now_ns` (or stamped that
+    far ahead: a clock a little off), which may still be being written: counted as `settling`
+    and left for the next run. Cheaper and surer than a second stat after a wait, which would
+    hold up the run and still miss a writer pausing longer than the wait; a file that grows
+    after it was read is read again, and its new document supersedes the earlier one."""
+    window = int(settle_s * 1e9)
+    ready = [c for c in found.candidates
+             if c.mtime_ns is None or abs(now_ns - c.mtime_ns) >= window]
+    settling = len(found.candidates) - len(ready)
+    return found.model_copy(update={"candidates": ready, "settling": settling,
+                                    "seen": found.seen - settling})
+
+
 def discover_files(patterns: Iterable[str], known: dict[str, KnownSource],
-                   part_bytes: int | None = None) -> Discovery:
-    """The whole stage: list, stat and compare with what the warehouse knows; JSON Lines files
-    larger than `part_bytes` are cut into parts (each read by a batch of its own)."""
+                   part_bytes: int | None = None, settle_s: float = 0.0,
+                   now_ns: int | None = None) -> Discovery:
+    """The whole stage: list, stat and compare with what the warehouse knows; files modified
+    less than `settle_s` before `now_ns` (default: now) are left for the next run; JSON Lines
+    files larger than `part_bytes` are cut into parts (each read by a batch of its own)."""
     found = select_changed(stat_inbox(list_inbox(patterns)), known)
+    if settle_s:
+        found = leave_settling(found, settle_s, time.time_ns() if now_ns is None else now_ns)
     if part_bytes:
         found.candidates = [part for candidate in found.candidates
                             for part in in_parts(candidate, part_bytes, found.known_hashes)]
@@ -458,10 +487,12 @@ def _unreadable(result: Discovery, source_url: str, error: DiscoveryError) -> No
 def discover_files_stage(session: Warehouse, patterns: list[str], run_id: str,
                          settings: FilesSettings) -> Discovery:
     """List the inbox and keep the files that are new or changed since the last run."""
-    found = discover_files(patterns, session.known_file_sources(), settings.max_batch_bytes)
+    found = discover_files(patterns, session.known_file_sources(), settings.max_batch_bytes,
+                           settings.settle_s)
     session.record_discovery(run_id, found.seen, found.unchanged)
     session.publish_progress(run_id)
-    get_run_logger().info("%d files seen, %d unchanged", found.seen, found.unchanged)
+    get_run_logger().info("%d files seen, %d unchanged, %d still being written (left for the "
+                          "next run)", found.seen, found.unchanged, found.settling)
     return found
 
 

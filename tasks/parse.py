@@ -20,7 +20,7 @@ from prefect.cache_policies import NO_CACHE
 
 from tasks.dates import published_day
 from tasks.decode import BinaryContent, decode
-from tasks.discover import is_inside, utf8_name
+from tasks.discover import is_inside, utf8_text
 from tasks.records import InboxFile, Outcome
 from warehouse.records import (
     Candidate, ParsedArticle, Reject, sha256_hex, source_id_for,
@@ -55,18 +55,23 @@ def looks_binary(text: str) -> bool:
 
 
 def split_txt(text: str) -> dict:
-    """Body, published date (with precision) and source URL of a seeds-style text file."""
+    """Body, published date (with precision) and source URL of a seeds-style text file, and the
+    repairs made: a date header whose date does not exist (2024-13-45) is taken out of the text
+    all the same, with no date stored and a note saying why."""
     lines = text.replace("\r\n", "\n").replace("\r", "\n").split("\n")
-    fields: dict = {"published": None, "published_precision": None, "url": None}
+    fields: dict = {"published": None, "published_precision": None, "url": None, "repairs": []}
     # Editors and exports add blank lines at the top: the header is the first line with text.
     while lines and not lines[0].strip():
         lines.pop(0)
     header = _DATE_HEADER.match(lines[0]) if lines else None
     if header:
-        date, precision = published_day("-".join(part for part in header.groups() if part))
+        written = "-".join(part for part in header.groups() if part)
+        date, precision = published_day(written)
         if date:
             fields.update(published=date, published_precision=precision)
-            lines = lines[1:]
+        else:
+            fields["repairs"].append(f"invalid_date_header:{written}")
+        lines = lines[1:]
     while lines and not lines[-1].strip():
         lines.pop()
     if lines and (url := _URL_LINE.match(lines[-1])):
@@ -253,7 +258,7 @@ def confined_path(candidate: Candidate) -> str:
     path = candidate.path or candidate.locator
     real = os.path.realpath(path)
     if not is_inside(real, candidate.root):
-        raise Fail("outside_inbox", utf8_name(f"resolves to {real}, outside {candidate.root}"))
+        raise Fail("outside_inbox", utf8_text(f"resolves to {real}, outside {candidate.root}"))
     return path
 
 

@@ -59,15 +59,17 @@ class Validators(BaseModel):
 class Discovery(BaseModel):
     """What one discovery pass found: files to read (`candidates`, with the content hashes of
     those already known) or article URLs to fetch (`urls`, with the feed and sitemap fetches
-    made on the way), and how many inputs it saw and skipped as unchanged or already stored."""
+    made on the way), and how many inputs it saw and skipped as unchanged or already stored, or
+    left for the next run as still being written."""
 
     candidates: list[Candidate] = Field(default_factory=list)
     known_hashes: dict[str, str] = Field(default_factory=dict)  # source_id → content hash
     urls: list[DiscoveredUrl] = Field(default_factory=list)
     sources: list[SourceFetch] = Field(default_factory=list)
     rejects: list[Reject] = Field(default_factory=list)
-    seen: int = 0  # inputs found
+    seen: int = 0  # inputs found (but files still settling)
     unchanged: int = 0  # of them: files unchanged since the last run, URLs already stored
+    settling: int = 0  # files modified too recently to read (FilesSettings.settle_s): next run
     capped: int = 0  # URLs left for a later run by the caps
 
     def known_hashes_of(self, batch: list[Candidate]) -> dict[str, str]:

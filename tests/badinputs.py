@@ -397,7 +397,13 @@ BAD_FILES: list[BadFile] = [
         _text("n" * 246 + ".txt", article("long name"), "utf-8"),
         {"n" * 246 + ".txt": DOCUMENT},
     ),
-    BadFile("a name that is not UTF-8", _undecodable_name, {"caf\\xe9 latin-1 name.txt": DOCUMENT}),
+    BadFile(  # its locator is its file URI (tasks.discover.utf8_name)
+        "a name that is not UTF-8", _undecodable_name, {"caf%E9%20latin-1%20name.txt": DOCUMENT}),
+    BadFile(  # once given the same locator as the latin-1 name above
+        "a name spelling a backslash escape",
+        _text("caf\\xe9 latin-1 name.txt", article("a backslash in the name"), "utf-8"),
+        {"caf\\xe9 latin-1 name.txt": DOCUMENT},
+    ),
     BadFile(
         "a leading dash, a '#' and spaces",
         _text("-rf #1 .txt", article("dash name"), "utf-8"),
@@ -426,6 +432,18 @@ BAD_FILES: list[BadFile] = [
         "a date header and nothing else",
         _bytes("only-date.txt", b" date 2024-01-01\n"),
         {"only-date.txt": "empty_text"},
+    ),
+    BadFile(
+        "an impossible date header",
+        _text("bad-date.txt", " date 2024-13-45\n" + article("impossible date"), "utf-8"),
+        {"bad-date.txt": DOCUMENT},
+        {"bad-date.txt": "Caso di prova: impossible date."},
+    ),
+    BadFile(
+        "stray NUL bytes near the start",
+        _bytes("early-nul.txt", b"\x00" + article("early NUL").encode().replace(b".", b".\x00", 2)),
+        {"early-nul.txt": DOCUMENT},
+        {"early-nul.txt": "Caso di prova: early NUL."},
     ),
     BadFile(
         "a NUL byte deep in a text",

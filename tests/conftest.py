@@ -11,6 +11,9 @@ import pytest
 
 os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
 os.environ.setdefault("DO_NOT_TRACK", "1")
+# Tests write files and ingest them at once: none may be left for a next run as still being
+# written (FilesSettings.settle_s); tests of the wait set it themselves.
+os.environ.setdefault("CORPUSFLOW_SETTLE_S", "0")
 
 ROOT = Path(__file__).resolve().parents[1]
 SEEDS = ROOT / "seeds"

@@ -45,7 +45,9 @@ from tests.httpserver import ARTICLE_PATH, NewsServer
 
 
 def _relative(inbox: Path, locator: str) -> str:
-    return locator[len(str(inbox)) + 1 :]
+    """The locator after the inbox's path, or after its file URI (a name that is not UTF-8)."""
+    prefix = inbox.as_uri() if locator.startswith("file://") else str(inbox)
+    return locator[len(prefix) + 1 :]
 
 
 # --- each kind, through discovery and parsing ---------------------------------------------------

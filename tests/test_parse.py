@@ -69,7 +69,8 @@ def test_published_day(value: object, expected: tuple) -> None:
 def test_split_txt_header_body_and_url() -> None:
     fields = split_txt(" date 2024-03-22\nBody line.\n\nMore.\nhttps://example.org/a?b=1\n\n")
     assert fields == {"published": dt.date(2024, 3, 22), "published_precision": "day",
-                      "url": "https://example.org/a?b=1", "text": "Body line.\n\nMore."}
+                      "url": "https://example.org/a?b=1", "text": "Body line.\n\nMore.",
+                      "repairs": []}
 
 
 def test_split_txt_month_header_and_no_url() -> None:
@@ -82,18 +83,20 @@ def test_split_txt_header_after_blank_lines() -> None:
     # A copy saved with blank lines on top is the same article: same date, same text.
     fields = split_txt("\n\n \r\n date 2024-03-22\nBody line.\nhttps://example.org/a\n")
     assert fields == {"published": dt.date(2024, 3, 22), "published_precision": "day",
-                      "url": "https://example.org/a", "text": "Body line."}
+                      "url": "https://example.org/a", "text": "Body line.", "repairs": []}
 
 
 def test_split_txt_plain_keeps_everything() -> None:
     text = "A first line that mentions a date 2024-01-01 inline.\nAnd a URL https://x.org inline."
     assert split_txt(text) == {"published": None, "published_precision": None, "url": None,
-                               "text": text}
+                               "text": text, "repairs": []}
 
 
-def test_split_txt_invalid_header_stays_in_text() -> None:
+def test_split_txt_invalid_header_leaves_the_text_with_a_note() -> None:
+    # An impossible date is no date, but the line is still the header, not the article's text.
     fields = split_txt(" date 2024-13-45\nBody")
-    assert fields["published"] is None and fields["text"].startswith("date 2024-13-45")
+    assert (fields["published"], fields["text"]) == (None, "Body")
+    assert fields["repairs"] == ["invalid_date_header:2024-13-45"]
 
 
 def test_json_record_fields() -> None:

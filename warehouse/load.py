@@ -11,7 +11,7 @@ from typing import Any
 from pydantic import BaseModel
 
 from warehouse.queries import Reads
-from warehouse.records import Batch
+from warehouse.records import Batch, Source
 
 # Primary keys per table: rows are de-duplicated on them before an upsert, because DuckDB
 # silently keeps the first of two rows with one key inside a single insert.
@@ -120,6 +120,7 @@ class Writes(Reads):
         stored = set(self.document_owners([d.doc_id for d in batch.documents]))
         documents = _dicts(batch.documents, run_id=run, created_at=now)
         self.insert_rows("documents", documents, "on conflict do nothing")
+        self._link_versions(batch.sources)
         # Band keys only for documents this transaction inserts, so lsh_bands never doubles.
         bands = [b.model_dump() for b in batch.bands if b.doc_id not in stored]
         self.insert_rows("lsh_bands", bands, "")
@@ -141,6 +142,25 @@ class Writes(Reads):
                 batch.batch_id, run, batch.files, batch.files_unchanged, len(batch.documents),
                 len(batch.duplicates), len(batch.rejects), len(batch.mentions), now,
             ],
+        )
+
+    def _link_versions(self, sources: Sequence[Source]) -> None:
+        """Point each earlier document of a source that now holds a document of its own (status
+        `new`) to that one (`documents.superseded_by`), and make that one current again if the
+        source went back to an earlier text. Only documents first produced by the source are
+        touched; idempotent, so a re-run batch changes nothing."""
+        held = [(s.source_id, s.doc_id) for s in sources if s.status == "new" and s.doc_id]
+        if not held:
+            return
+        self.con.execute(
+            "update documents set superseded_by = if(documents.doc_id = held.doc_id, null,"
+            " held.doc_id)"
+            " from (select unnest($1::varchar[]) as source_id, unnest($2::varchar[]) as doc_id)"
+            " as held"
+            " where documents.source_id = held.source_id"
+            " and ((documents.doc_id <> held.doc_id and documents.superseded_by is null)"
+            " or (documents.doc_id = held.doc_id and documents.superseded_by is not null))",
+            [[source for source, _ in held], [doc for _, doc in held]],
         )
 
     def begin_run(self, run_id: str, flow: str, parameters: dict) -> list[str]:

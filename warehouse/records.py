@@ -73,6 +73,9 @@ class ParsedArticle(BaseModel):
     final_url: str | None = None  # where a fetched page ended up after redirects
     published_source: str | None = None  # where a web page's date came from
     extractor: str | None = None  # name and version of the HTML extractor
+    # What reading had to repair or drop (e.g. an impossible date header); cleaning puts these
+    # first in the document's `cleaning` notes.
+    repairs: list[str] = Field(default_factory=list)
 
 
 class Reject(BaseModel):
