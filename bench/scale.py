@@ -25,6 +25,7 @@ from pathlib import Path
 os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
 os.environ.setdefault("DO_NOT_TRACK", "1")
 os.environ.setdefault("PREFECT_LOGGING_LEVEL", "WARNING")
+os.environ.setdefault("CORPUSFLOW_SETTLE_S", "0")  # the generated inbox is read at once
 
 import psutil  # noqa: E402  (installed with prefect-dask's distributed)
 

@@ -155,7 +155,8 @@ def child_env(api_url: str, home: Path) -> dict[str, str]:
     offline, unbuffered, with task-run start lines in its log. CORPUSFLOW_* settings are dropped
     so that a setting in the caller's shell (another task runner, say) cannot change the run."""
     env = {k: v for k, v in os.environ.items() if not k.startswith("CORPUSFLOW_")}
-    env.update(PREFECT_API_URL=api_url, PREFECT_HOME=str(home),
+    env.update(CORPUSFLOW_SETTLE_S="0",  # the inbox was written a moment ago, on purpose
+               PREFECT_API_URL=api_url, PREFECT_HOME=str(home),
                PREFECT_SERVER_ANALYTICS_ENABLED="false", DO_NOT_TRACK="1", PYTHONUNBUFFERED="1",
                PREFECT_LOGGING_LOGGERS_PREFECT_TASK_RUNS_LEVEL="DEBUG")
     return env

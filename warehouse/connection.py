@@ -28,10 +28,10 @@ def open_database(
 ) -> duckdb.DuckDBPyConnection:
     """Connect to `path`, waiting with exponential backoff (and a log line) while it is locked.
     `config` adds DuckDB settings to the memory limit (the analysts' SANDBOX). Work that does
-    not fit the memory limit spills to `<db>.tmp`, DuckDB's default, named so it stays so."""
+    not fit the memory limit spills to `<db>.tmp` (DuckDB's default, set where a writer opens
+    the file; a sandboxed session may not set it)."""
     path = Path(path)
-    config = {"memory_limit": memory_limit or DEFAULT_MEMORY_LIMIT,
-              "temp_directory": str(path) + ".tmp", **(config or {})}
+    config = {"memory_limit": memory_limit or DEFAULT_MEMORY_LIMIT, **(config or {})}
     if not read_only:
         path.parent.mkdir(parents=True, exist_ok=True)
     deadline = time.monotonic() + timeout_s

@@ -68,7 +68,8 @@ def open_warehouse(settings: WarehouseSettings, owner: str) -> Iterator[Warehous
     raises inside is marked `failed` before the lock is released."""
     with run_lock(settings.db_path, owner, settings.lock_timeout_s):
         con = open_database(settings.db_path, timeout_s=settings.lock_timeout_s,
-                            memory_limit=settings.duckdb_memory_limit)
+                            memory_limit=settings.duckdb_memory_limit,
+                            config={"temp_directory": f"{settings.db_path}.tmp"})
         try:
             migrate(con)
             session = Warehouse(con, settings)
