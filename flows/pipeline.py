@@ -50,8 +50,8 @@ class Run:
 def warehouse_run(flow_name: str, params: BaseModel, settings: Settings) -> Iterator[Run]:
     """Hold the warehouse for the whole run (another run waits), record the run as started
     (marking runs that died without ending `crashed`) and load the alias file."""
-    with open_warehouse(settings.warehouse, str(flow_run.id)) as session:
-        run_id = str(flow_run.id)
+    run_id = str(flow_run.id)
+    with open_warehouse(settings.warehouse, run_id) as session:
         mark_crashed(begin_run_stage(session, run_id, flow_name,
                                      redact_parameters(params.model_dump())))
         sync_aliases_stage(session, settings.entities)
@@ -106,10 +106,8 @@ def isolate(run: Run, batch: list[Any], read: Read, read_stage: str, failed: Sta
     """Halve a failed batch until the failing inputs are alone, load the rest, and reject those
     with their stage and error. When every input of the batch fails on its own the cause is not
     an input (a broken model, say): the run stops with the error rather than reject them all."""
-    middle = len(batch) // 2
-    failures = [(batch[0], failed)] if len(batch) == 1 else [
-        *_failing_inputs(run, batch[:middle], read, read_stage),
-        *_failing_inputs(run, batch[middle:], read, read_stage)]
+    failures = [(batch[0], failed)] if len(batch) == 1 else _failing_halves(
+        run, batch, read, read_stage)
     if len(failures) == len(batch) > 1:
         raise failed.error
     for item, failure in failures:
@@ -125,6 +123,11 @@ def _failing_inputs(run: Run, batch: list[Any], read: Read, read_stage: str
     except StageFailed as failed:
         if len(batch) == 1:
             return [(batch[0], failed)]
+    return _failing_halves(run, batch, read, read_stage)
+
+
+def _failing_halves(run: Run, batch: list[Any], read: Read, read_stage: str
+                    ) -> list[tuple[Any, StageFailed]]:
     middle = len(batch) // 2
     return [*_failing_inputs(run, batch[:middle], read, read_stage),
             *_failing_inputs(run, batch[middle:], read, read_stage)]

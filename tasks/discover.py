@@ -21,7 +21,7 @@ from tasks.feeds import DiscoveryError, Item, list_items, parse_feed, parse_site
 from tasks.http import Fetcher, HttpFetcher
 from tasks.records import (
     DiscoveredUrl, Discovery, Fetched, FetchFailed, FetchKind, FetchRequest, FetchResult,
-    InboxFile, SourceFetch, Validators,
+    InboxFile, SourceFetch, Validators, part_of,
 )
 from tasks.urls import UrlError, canonicalize_url, redact_url
 from warehouse.records import Candidate, KnownSource, Reject, source_id_for
@@ -276,8 +276,9 @@ def in_batches(items: list, size: int, max_bytes: int | None = None) -> list[lis
 
 def input_bytes(item: object) -> int:
     """The bytes a batch reads for one input: a file's size, or its part's."""
-    if isinstance(item, InboxFile) and item.parts > 1 and item.end is not None:
-        return item.end - item.start
+    part = part_of(item)  # type: ignore[arg-type]  (files, parts of files and URLs alike)
+    if part and part.end is not None:
+        return part.end - part.start
     return getattr(item, "size", None) or 0
 
 

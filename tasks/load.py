@@ -15,7 +15,7 @@ from prefect.cache_policies import NO_CACHE
 from pydantic import BaseModel
 
 from tasks.records import (
-    Discovery, ExactSplit, FetchedPage, NearSplit, Outcome, SourceFetch, Tagged,
+    Discovery, ExactSplit, FetchedPage, NearSplit, Outcome, SourceFetch, Tagged, ends_its_file,
 )
 from tasks.urls import redact_text, redact_url
 from warehouse.records import (
@@ -29,7 +29,7 @@ Row = TypeVar("Row", bound=BaseModel)
 
 def batch_id_for(run_id: str, outcomes: list[tuple[Candidate, Outcome]]) -> str:
     """A batch's ledger key: its run and the exact bytes it read, so a retried task is a no-op."""
-    parts = sorted(f"{c.source_id}:{o.content_hash}:{_part(c)}" for c, o in outcomes)
+    parts = sorted(f"{c.source_id}:{o.content_hash}:{getattr(c, 'part', 0)}" for c, o in outcomes)
     return sha256_hex("\n".join([run_id, *parts]))[:32]
 
 
@@ -71,17 +71,6 @@ def source_statuses(split: ExactSplit) -> dict[str, tuple[str, str]]:
     return statuses
 
 
-def _part(candidate: Candidate) -> int:
-    return getattr(candidate, "part", 0)
-
-
-def _is_whole_or_last(candidate: Candidate) -> bool:
-    """A file read whole, or the last part of one read in parts: only then is the file's own row
-    written (with its size and mtime, which tell the next run it was read), so that a run
-    stopped between two parts reads the file again instead of skipping the rest of it."""
-    return getattr(candidate, "part", 0) == getattr(candidate, "parts", 1) - 1
-
-
 def file_sources(
     candidate: Candidate, outcome: Outcome, statuses: dict[str, tuple[str, str]]
 ) -> list[Source]:
@@ -100,7 +89,7 @@ def file_sources(
     ]
     records += [_source(r, "record", "rejected", None) for r in outcome.rejects
                 if r.source_id != candidate.source_id]
-    return [file_row, *records] if _is_whole_or_last(candidate) else records
+    return [file_row, *records] if ends_its_file(candidate) else records
 
 
 def new_mentions(mentions: list[Mention], new: set[str]) -> list[Mention]:
@@ -126,7 +115,7 @@ def build_batch(
     statuses = source_statuses(split)
     same_source = {a.source_id for a in split.same_source}
     new = {d.doc_id for d in split.unique}
-    files = sum(_is_whole_or_last(candidate) for candidate, _ in outcomes)
+    files = sum(ends_its_file(candidate) for candidate, _ in outcomes)
     batch = Batch(batch_id=batch_id_for(run_id, outcomes), run_id=run_id, files=files,
                   documents=split.unique, duplicates=[*split.duplicates, *near.duplicates],
                   mentions=new_mentions(mentions, new), bands=near.bands)
@@ -141,7 +130,7 @@ def build_batch(
         if outcome.fetch:
             batch.fetches.append(outcome.fetch)
         if (outcome.articles and all(a.source_id in same_source for a in outcome.articles)
-                and _is_whole_or_last(candidate)):
+                and ends_its_file(candidate)):
             batch.files_unchanged += 1
     return redact_batch(batch)
 

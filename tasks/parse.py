@@ -21,7 +21,7 @@ from prefect.cache_policies import NO_CACHE
 from tasks.dates import published_day
 from tasks.decode import BinaryContent, decode
 from tasks.discover import is_inside, utf8_text
-from tasks.records import InboxFile, Outcome
+from tasks.records import InboxFile, Outcome, part_of
 from warehouse.records import (
     Candidate, ParsedArticle, Reject, sha256_hex, source_id_for,
 )
@@ -161,10 +161,12 @@ class Limits:
         if size > self.file_bytes:
             raise Fail("too_large", f"{size} bytes > limit of {self.file_bytes}")
         if fmt == "html" and self.page_bytes is not None and size > self.page_bytes:
-            raise Fail("too_large", f"{size} bytes > page limit of {self.page_bytes} (memory budget)")
+            raise Fail("too_large",
+                       f"{size} bytes > page limit of {self.page_bytes} (memory budget)")
         if fmt == "txt" and self.text_chars is not None and size > 4 * self.text_chars:
             # UTF-8 spends at most 4 bytes a character: the text is longer than the limit.
-            raise Fail("too_large", f"{size} bytes: over {self.text_chars} characters (memory budget)")
+            raise Fail("too_large",
+                       f"{size} bytes: over {self.text_chars} characters (memory budget)")
 
     def check_text(self, text: str) -> None:
         """Refuse a document whose text is longer than the limit."""
@@ -177,7 +179,7 @@ def read_articles(candidate: Candidate, data: bytes, fmt: str, limits: Limits | 
                   ) -> Outcome:
     """Decode and parse bytes that are known to be readable and of a supported format."""
     limits = limits or Limits(len(data))
-    part = candidate if isinstance(candidate, InboxFile) and candidate.parts > 1 else None
+    part = part_of(candidate)
     content_hash = part.file_hash if part else sha256_hex(data)
     try:
         text, encoding = decode(data, markup=fmt == "html")
@@ -263,16 +265,14 @@ def confined_path(candidate: Candidate) -> str:
 
 
 def _byte_range(candidate: Candidate) -> tuple[int, int | None]:
-    if isinstance(candidate, InboxFile) and candidate.parts > 1:
-        return candidate.start, candidate.end
-    return 0, None
+    part = part_of(candidate)
+    return (part.start, part.end) if part else (0, None)
 
 
 def _file_hash(candidate: Candidate, data: bytes) -> str:
     """The hash of the whole file: discovery's for a file read in parts, else of the bytes."""
-    if isinstance(candidate, InboxFile) and candidate.file_hash and candidate.parts > 1:
-        return candidate.file_hash
-    return sha256_hex(data)
+    part = part_of(candidate)
+    return part.file_hash if part and part.file_hash else sha256_hex(data)
 
 
 def read_capped(path: str, max_bytes: int, start: int = 0, end: int | None = None) -> bytes:

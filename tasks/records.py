@@ -94,9 +94,19 @@ class InboxFile(Candidate):
     first_record: int = 1
     file_hash: str | None = None
 
-    @property
-    def is_last_part(self) -> bool:
-        return self.part == self.parts - 1
+
+
+def part_of(candidate: Candidate) -> InboxFile | None:
+    """The candidate when it is one part of a file read in parts, else None."""
+    return candidate if isinstance(candidate, InboxFile) and candidate.parts > 1 else None
+
+
+def ends_its_file(candidate: Candidate) -> bool:
+    """A file read whole, or the last part of one read in parts: only then is the file's own row
+    written (with its size and mtime, which tell the next run it was read), so that a run
+    stopped between two parts reads the file again instead of skipping the rest of it."""
+    part = part_of(candidate)
+    return part is None or part.part == part.parts - 1
 
 
 # ---------------------------------------------------------------- fetching
@@ -193,7 +203,7 @@ class FetchedPage(BaseModel):
     reject: Reject | None = None  # a failed fetch (not a 304) as rejects stores it
 
 
-# ---------------------------------------------------------------- reading: files are parsed, pages extracted
+# ---------------------------------------------------------------- reading: files and pages
 
 
 @dataclass(frozen=True)
