@@ -16,7 +16,7 @@ from pathlib import Path
 
 import numpy as np
 
-from warehouse.records import BandKey
+from warehouse.records import BandKeys
 from warehouse.session import open_warehouse
 from warehouse.settings import DedupSettings, WarehouseSettings
 
@@ -64,8 +64,8 @@ def main() -> None:
             new = rng.integers(0, 2**63 - 1, size=(args.batch, params.bands), dtype=np.int64)
             copies = rng.choice(args.stored, size=args.batch // 100, replace=False)
             new[: len(copies)] = stored[copies]
-            keys = [BandKey(doc_id=f"n{trial}-{n}", band=b, key=int(new[n, b]))
-                    for n in range(args.batch) for b in range(params.bands)]
+            keys = BandKeys(doc_ids=[f"n{trial}-{n}" for n in range(args.batch)],
+                            keys=new.tolist())
             started = time.perf_counter()
             pairs = session.band_candidates(keys)
             timings.append(time.perf_counter() - started)

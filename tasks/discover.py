@@ -197,36 +197,46 @@ def leave_settling(found: Discovery, settle_s: float, now_ns: int) -> Discovery:
 
 def discover_files(patterns: Iterable[str], known: dict[str, KnownSource],
                    part_bytes: int | None = None, settle_s: float = 0.0,
-                   now_ns: int | None = None) -> Discovery:
+                   now_ns: int | None = None, part_records: int | None = None) -> Discovery:
     """The whole stage: list, stat and compare with what the warehouse knows; files modified
     less than `settle_s` before `now_ns` (default: now) are left for the next run; JSON Lines
-    files larger than `part_bytes` are cut into parts (each read by a batch of its own)."""
+    files larger than `part_bytes` are cut into parts of at most `part_bytes` and
+    `part_records` records (each read by a batch of its own)."""
     found = select_changed(stat_inbox(list_inbox(patterns)), known)
     if settle_s:
         found = leave_settling(found, settle_s, time.time_ns() if now_ns is None else now_ns)
     if part_bytes:
         found.candidates = [part for candidate in found.candidates
-                            for part in in_parts(candidate, part_bytes, found.known_hashes)]
+                            for part in in_parts(candidate, part_bytes, found.known_hashes,
+                                                 part_records)]
     return found
 
 
 _SPLITTABLE = frozenset({".jsonl", ".ndjson"})
+# Bytes of a short JSON Lines record: a file smaller than `part_records` of them is not scanned.
+_SHORT_RECORD = 64
 
 
-def in_parts(candidate: Candidate, part_bytes: int, known_hashes: dict[str, str]
-             ) -> list[Candidate]:
-    """A large JSON Lines file as parts of about `part_bytes`, cut at line breaks, with the
+def in_parts(candidate: Candidate, part_bytes: int, known_hashes: dict[str, str],
+             part_records: int | None = None) -> list[Candidate]:
+    """A large JSON Lines file as parts of about `part_bytes` and at most `part_records`
+    records (a small record costs far more memory than its bytes), cut at line breaks, with the
     number of the first record of each and the hash of the whole file; the file itself when it
     is small, not UTF-8-like (UTF-16 cannot be cut at a byte), or unchanged since last read."""
-    if (not isinstance(candidate, InboxFile) or (candidate.size or 0) <= part_bytes
+    size = candidate.size or 0
+    small = size <= part_bytes and (not part_records or size <= part_records * _SHORT_RECORD)
+    if (not isinstance(candidate, InboxFile) or small
             or Path(candidate.locator).suffix.lower() not in _SPLITTABLE):
         return [candidate]
     try:
-        digest, cuts = _scan_lines(candidate.path or candidate.locator, part_bytes)
+        digest, cuts = _scan_lines(candidate.path or candidate.locator, part_bytes,
+                                   part_records)
     except OSError:
         return [candidate]  # parse reports what is wrong with it
     if digest is None or digest == known_hashes.get(candidate.source_id):
         return [candidate.model_copy(update={"file_hash": digest})]
+    if len(cuts) == 1:
+        return [candidate]
     bounds = [*cuts, (candidate.size, 0)]
     return [candidate.model_copy(update={
         "part": n, "parts": len(cuts), "start": start, "end": bounds[n + 1][0],
@@ -234,7 +244,8 @@ def in_parts(candidate: Candidate, part_bytes: int, known_hashes: dict[str, str]
         for n, (start, first) in enumerate(cuts)]
 
 
-def _scan_lines(path: str, part_bytes: int) -> tuple[str | None, list[tuple[int, int]]]:
+def _scan_lines(path: str, part_bytes: int, part_records: int | None = None
+                ) -> tuple[str | None, list[tuple[int, int]]]:
     """(sha256 of the file, [(byte offset, first record number)] of each part). The hash is
     None for a file that is not UTF-8-like (a NUL byte or a UTF-16 byte-order mark)."""
     digest = hashlib.sha256()
@@ -243,7 +254,8 @@ def _scan_lines(path: str, part_bytes: int) -> tuple[str | None, list[tuple[int,
         for line in file:
             if offset == 0 and (line.startswith((b"\xff\xfe", b"\xfe\xff")) or b"\0" in line):
                 return None, cuts
-            if offset - cuts[-1][0] >= part_bytes:
+            if offset - cuts[-1][0] >= part_bytes or (
+                    part_records and records - cuts[-1][1] + 1 >= part_records):
                 cuts.append((offset, records + 1))
             digest.update(line)
             offset += len(line)
@@ -260,13 +272,14 @@ def read_url_file(path: str) -> list[str]:
 
 def in_batches(items: list, size: int, max_bytes: int | None = None) -> list[list]:
     """Consecutive runs of at most `size` items and, with `max_bytes`, of at most that many
-    bytes of input (an input larger than that is a batch alone): the flows' unit of work."""
+    bytes of input (an input larger than that is a batch alone): the flows' unit of work. A
+    part of a file (many records) is always a batch alone."""
     batches: list[list] = []
     weight = 0
     for item in items:
         item_bytes = input_bytes(item) if max_bytes else 0
-        if not batches or len(batches[-1]) == size or (
-                max_bytes and weight + item_bytes > max_bytes):
+        if (not batches or len(batches[-1]) == size or part_of(item) or part_of(batches[-1][0])
+                or (max_bytes and weight + item_bytes > max_bytes)):
             batches.append([])
             weight = 0
         batches[-1].append(item)
@@ -489,7 +502,7 @@ def discover_files_stage(session: Warehouse, patterns: list[str], run_id: str,
                          settings: FilesSettings) -> Discovery:
     """List the inbox and keep the files that are new or changed since the last run."""
     found = discover_files(patterns, session.known_file_sources(), settings.max_batch_bytes,
-                           settings.settle_s)
+                           settings.settle_s, part_records=settings.max_part_records)
     session.record_discovery(run_id, found.seen, found.unchanged)
     session.publish_progress(run_id)
     get_run_logger().info("%d files seen, %d unchanged, %d still being written (left for the "

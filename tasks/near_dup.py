@@ -26,7 +26,7 @@ from pydantic import BaseModel
 
 from tasks.records import NearMatch, NearSplit
 from warehouse.queries import Reads
-from warehouse.records import BandKey, Document, Duplicate
+from warehouse.records import BandKeys, Document, Duplicate
 from warehouse.session import Warehouse
 from warehouse.settings import DedupSettings
 
@@ -72,13 +72,13 @@ def signature(hashes: np.ndarray, num_perm: int) -> np.ndarray:
     return smallest
 
 
-def band_keys(doc_id: str, sig: np.ndarray, params: DedupSettings) -> list[BandKey]:
-    """One signed 63-bit key per band: the band's rows hashed together."""
+def band_keys(sig: np.ndarray, params: DedupSettings) -> list[int]:
+    """One non-negative 63-bit key per band, in band order: the band's rows hashed together."""
     rows = sig[: params.bands * params.rows].reshape(params.bands, params.rows)
     keys = []
-    for band, values in enumerate(rows):
+    for values in rows:
         digest = zlib.crc32(values.tobytes()) | (zlib.adler32(values.tobytes()) << 32)
-        keys.append(BandKey(doc_id=doc_id, band=band, key=digest & 0x7FFFFFFFFFFFFFFF))
+        keys.append(digest & 0x7FFFFFFFFFFFFFFF)
     return keys
 
 
@@ -93,24 +93,27 @@ def jaccard(a: np.ndarray, b: np.ndarray) -> float:
 
 def documents_band_keys(
     documents: Iterable[tuple[str, str]], params: DedupSettings
-) -> tuple[dict[str, np.ndarray], list[BandKey]]:
+) -> tuple[dict[str, np.ndarray], BandKeys]:
     """Shingle sets and band keys for (doc_id, text) pairs. A text without words gets no band
     keys, so it is never a candidate (its empty signature would match every other one)."""
-    sets, keys = {}, []
+    sets, keys = {}, BandKeys()
     for doc_id, text in documents:
         sets[doc_id] = shingles(text, params.shingle_size)
         if sets[doc_id].size:
-            keys += band_keys(doc_id, signature(sets[doc_id], params.num_perm), params)
+            keys.add(doc_id, band_keys(signature(sets[doc_id], params.num_perm), params))
     return sets, keys
 
 
-def batch_candidates(keys: Sequence[BandKey], order: dict) -> set[tuple[str, str]]:
+def batch_candidates(keys: BandKeys, order: dict) -> set[tuple[str, str]]:
     """(later doc, earlier doc) pairs of one batch that share a band key."""
     buckets: dict[tuple[int, int], list[str]] = {}
-    for key in keys:
-        buckets.setdefault((key.band, key.key), []).append(key.doc_id)
+    for doc_id, row in zip(keys.doc_ids, keys.keys, strict=True):
+        for band, key in enumerate(row):
+            buckets.setdefault((band, key), []).append(doc_id)
     pairs = set()
     for members in buckets.values():
+        if len(members) < 2:
+            continue
         ranked = sorted(set(members), key=order.__getitem__)
         pairs.update((later, earlier) for i, later in enumerate(ranked) for earlier in ranked[:i])
     return pairs
@@ -153,7 +156,7 @@ def confirm_matches(
 def near_split(
     documents: Sequence[Document] | Sequence[_Stored],
     sets: dict[str, np.ndarray],
-    keys: list[BandKey],
+    keys: BandKeys,
     stored_pairs: list[tuple[str, str]],
     stored: list[tuple[str, str, int, str | None]],
     params: DedupSettings,

@@ -15,7 +15,7 @@ from typing import Literal
 from pydantic import BaseModel, ConfigDict, Field
 
 from warehouse.records import (
-    BandKey, Candidate, Document, Duplicate, HttpFetch, Mention, ParsedArticle, Precision, Reject,
+    BandKeys, Candidate, Document, Duplicate, HttpFetch, Mention, ParsedArticle, Precision, Reject,
 )
 
 Via = Literal["list", "rss", "atom", "rdf", "sitemap", "news_sitemap"]
@@ -277,7 +277,7 @@ class NearSplit(BaseModel):
     """What near-duplicate detection found in a batch: duplicates rows and band keys to store."""
 
     duplicates: list[Duplicate]
-    bands: list[BandKey]
+    bands: BandKeys
 
 
 class Tagged(BaseModel):

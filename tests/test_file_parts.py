@@ -12,7 +12,8 @@ import pytest
 
 from flows.ingest_files import ingest_files
 from flows.params import IngestFilesParams
-from tasks.discover import discover_files, input_bytes
+from tasks.discover import discover_files, in_batches, input_bytes
+from tasks.records import part_of
 from warehouse.settings import get_settings
 
 pytestmark = pytest.mark.usefixtures("prefect_server")
@@ -44,6 +45,25 @@ def test_parts_cover_the_file_at_line_breaks_with_record_numbers(tmp_path: Path)
         first = [line for line in data[p.start:p.end].split(b"\n") if line.strip()][0]
         assert lines[p.first_record - 1] == first
     assert part.first_record == 1
+
+
+def test_many_small_records_are_cut_by_count_too(tmp_path: Path) -> None:
+    """A part's memory grows with its records more than with its bytes: a file of short records
+    well under the byte limit is still cut into parts of at most `part_records` records."""
+    inbox = tmp_path / "inbox"
+    inbox.mkdir()
+    write_records(inbox / "wire.jsonl", 1000)
+    data = (inbox / "wire.jsonl").read_bytes()
+    parts = discover_files([str(inbox)], {}, part_bytes=len(data), part_records=64).candidates
+    counts = [sum(1 for line in data[p.start:p.end].split(b"\n") if line.strip()) for p in parts]
+    assert counts == [64] * 15 + [40]
+    assert [p.first_record for p in parts] == [1 + 64 * n for n in range(16)]
+    whole = discover_files([str(inbox)], {}, part_bytes=len(data), part_records=1000).candidates
+    assert [part_of(p) for p in whole] == [None]  # one part: read whole
+    (inbox / "note.txt").write_text("A short article about the port.", encoding="utf-8")
+    found = discover_files([str(inbox)], {}, part_bytes=len(data), part_records=64).candidates
+    batches = in_batches(found, size=500, max_bytes=10 * len(data))
+    assert sorted(len(batch) for batch in batches) == [1] * 17  # parts are batches alone
 
 
 def run(inbox: Path, db: Path, batch_bytes: int | None):

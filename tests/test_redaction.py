@@ -7,7 +7,7 @@ import datetime as dt
 
 from tasks.load import build_batch, discovery_batch, failed_input_batch
 from tasks.records import Discovery, ExactSplit, NearSplit, Outcome, SourceFetch
-from warehouse.records import Candidate, Document, HttpFetch, Reject, source_id_for
+from warehouse.records import BandKeys, Candidate, Document, HttpFetch, Reject, source_id_for
 
 SECRET = "S3cretT0ken"
 TOKENED = f"https://news.example/a?id=7&token={SECRET}"
@@ -58,7 +58,7 @@ def test_batch_rows_are_redacted_and_their_inputs_left_alone() -> None:
     outcomes = [(page, Outcome(content_hash="h1", fetch=fetch, articles=[])),
                 (file, Outcome(content_hash="h2"))]
     split = ExactSplit(unique=[document], duplicates=[], same_source=[])
-    batch = build_batch("run-1", outcomes, split, NearSplit(duplicates=[], bands=[]), [])
+    batch = build_batch("run-1", outcomes, split, NearSplit(duplicates=[], bands=BandKeys()), [])
 
     (stored,) = batch.documents
     assert (stored.url, stored.canonical_url, stored.final_url) == (HIDDEN, HIDDEN, HIDDEN)

@@ -11,7 +11,7 @@ from typing import Any
 from pydantic import BaseModel
 
 from warehouse.queries import Reads
-from warehouse.records import Batch, Source
+from warehouse.records import BandKeys, Batch, Source
 
 # Primary keys per table: rows are de-duplicated on them before an upsert, because DuckDB
 # silently keeps the first of two rows with one key inside a single insert.
@@ -83,13 +83,19 @@ class Writes(Reads):
         if not rows:
             return
         rows = _unique_by_key(rows, _KEYS.get(table, tuple(rows[0])))
-        columns = list(rows[0])
+        self.insert_columns(table, {column: [row[column] for row in rows] for column in rows[0]},
+                            conflict)
+
+    def insert_columns(self, table: str, columns: dict[str, list], conflict: str) -> None:
+        """Insert rows given as equal-length columns, unique on the table's key."""
+        if not columns or not next(iter(columns.values())):
+            return
         types = self._column_types(table)
         select = ", ".join(
             f"unnest(${n}::{types[column]}[]) as {column}" for n, column in enumerate(columns, 1)
         )
         sql = f"insert into {table} ({', '.join(columns)}) select {select} {conflict}"
-        self.con.execute(sql, [[row[column] for row in rows] for column in columns])
+        self.con.execute(sql, list(columns.values()))
 
     def batch_is_loaded(self, batch_id: str) -> bool:
         """True when the ledger says this batch was committed already."""
@@ -122,8 +128,7 @@ class Writes(Reads):
         self.insert_rows("documents", documents, "on conflict do nothing")
         self._link_versions(batch.sources)
         # Band keys only for documents this transaction inserts, so lsh_bands never doubles.
-        bands = [b.model_dump() for b in batch.bands if b.doc_id not in stored]
-        self.insert_rows("lsh_bands", bands, "")
+        self.insert_columns("lsh_bands", batch.bands.without(stored).columns(), "")
         self.insert_rows(
             "duplicates", _dicts(batch.duplicates, run_id=run, recorded_at=now),
             "on conflict do nothing",
@@ -201,12 +206,12 @@ class Writes(Reads):
         self.con.execute("delete from lsh_bands")
 
     def insert_near_findings(
-        self, run_id: str, duplicates: Sequence[BaseModel], bands: Sequence[BaseModel]
+        self, run_id: str, duplicates: Sequence[BaseModel], bands: BandKeys
     ) -> None:
         """Store recomputed near duplicates and band keys (inside the caller's transaction)."""
         self.insert_rows("duplicates", _dicts(duplicates, run_id=run_id, recorded_at=_now()),
                          "on conflict do nothing")
-        self.insert_rows("lsh_bands", [b.model_dump() for b in bands], "")
+        self.insert_columns("lsh_bands", bands.without(set()).columns(), "")
 
     def replace_mentions(self, doc_ids: Sequence[str], mentions: Sequence[BaseModel]) -> None:
         """Swap the mentions of `doc_ids` for new ones (inside the caller's transaction)."""

@@ -6,7 +6,7 @@ from typing import Any
 
 import duckdb
 
-from warehouse.records import BandKey, KnownSource
+from warehouse.records import BandKeys, KnownSource
 
 
 class Reads:
@@ -113,16 +113,16 @@ class Reads:
                 for statement in self.con.extract_statements(sql)]
 
 
-    def band_candidates(self, keys: list[BandKey]) -> list[tuple[str, str]]:
+    def band_candidates(self, keys: BandKeys) -> list[tuple[str, str]]:
         """(new doc_id, stored doc_id) pairs that share at least one LSH band key."""
-        if not keys:
+        if not len(keys):
             return []
         return self.con.execute(
             "with probe as (select unnest($1::varchar[]) as doc_id, unnest($2::smallint[]) as band,"
             " unnest($3::bigint[]) as key)"
             " select distinct p.doc_id, b.doc_id from probe p"
             " join lsh_bands b on b.band = p.band and b.key = p.key where b.doc_id <> p.doc_id",
-            [[k.doc_id for k in keys], [k.band for k in keys], [k.key for k in keys]],
+            list(keys.columns().values()),
         ).fetchall()
 
     def stored_for_matching(

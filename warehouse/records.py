@@ -178,12 +178,36 @@ class HttpFetch(BaseModel):
     fetched_at: dt.datetime
 
 
-class BandKey(BaseModel):
-    """A row of `lsh_bands`: one LSH band hash of one document."""
+class BandKeys(BaseModel):
+    """Rows of `lsh_bands` by document: `keys[i]` holds one LSH band hash per band (band = its
+    position) of document `doc_ids[i]`. Kept by column: a batch of small records has tens of
+    thousands of documents and 32 keys each, and a model object per key took hundreds of MB."""
 
-    doc_id: str
-    band: int
-    key: int
+    doc_ids: list[str] = Field(default_factory=list)
+    keys: list[list[int]] = Field(default_factory=list)
+
+    def add(self, doc_id: str, keys: list[int]) -> None:
+        self.doc_ids.append(doc_id)
+        self.keys.append(keys)
+
+    def __len__(self) -> int:
+        return len(self.doc_ids)
+
+    def columns(self) -> dict[str, list]:
+        """doc_id, band and key as flat columns, one entry per row of `lsh_bands`."""
+        doc_ids, bands, keys = [], [], []
+        for doc_id, row in zip(self.doc_ids, self.keys, strict=True):
+            doc_ids += [doc_id] * len(row)
+            bands += range(len(row))
+            keys += row
+        return {"doc_id": doc_ids, "band": bands, "key": keys}
+
+    def without(self, doc_ids: set[str]) -> BandKeys:
+        """The keys of the other documents, each document once."""
+        seen = set(doc_ids)
+        kept = [n for n, doc_id in enumerate(self.doc_ids)
+                if doc_id not in seen and not seen.add(doc_id)]
+        return BandKeys(doc_ids=[self.doc_ids[n] for n in kept], keys=[self.keys[n] for n in kept])
 
 
 class Batch(BaseModel):
@@ -199,5 +223,5 @@ class Batch(BaseModel):
     duplicates: list[Duplicate] = Field(default_factory=list)
     mentions: list[Mention] = Field(default_factory=list)
     rejects: list[Reject] = Field(default_factory=list)
-    bands: list[BandKey] = Field(default_factory=list)
+    bands: BandKeys = Field(default_factory=BandKeys)
     fetches: list[HttpFetch] = Field(default_factory=list)

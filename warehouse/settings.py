@@ -67,6 +67,11 @@ class FilesSettings(BaseSettings):
         description="Bytes of files one batch reads at most (a batch also stops at its file "
         "count). None: from the memory budget.",
     )
+    max_part_records: int | None = Field(
+        None, ge=1,
+        description="Records of a JSON Lines file one batch reads at most (a large file is read "
+        "in parts). None: from the memory budget (4 per MB of budget: 6,144 at 1536 MB).",
+    )
     settle_s: float = Field(
         2.0, ge=0,
         description="A file modified less than this many seconds ago (or stamped that far "
@@ -276,7 +281,7 @@ class Settings(BaseSettings):
     def _size_from_budget(self) -> Settings:
         # Measured with bench/memory.py: Prefect, spaCy and the models take about 400 MB before
         # any document; a long text then costs up to ~450 bytes of peak memory per character
-        # (its mentions, ~1 KB each, dominate), many small records ~5 KB each, and an HTML page
+        # (its mentions, ~1 KB each, dominate), many small records ~20 KB each, and an HTML page
         # ~25 bytes per byte while lxml and trafilatura read it.
         free = max(self.memory_budget_mb - 450, 64) * 2**20
         if self.warehouse.duckdb_memory_limit is None:
@@ -285,6 +290,8 @@ class Settings(BaseSettings):
             self.files.max_text_chars = max(free // 450, 50_000)
         if self.files.max_batch_bytes is None:
             self.files.max_batch_bytes = self.memory_budget_mb * 2**20 // 1000
+        if self.files.max_part_records is None:
+            self.files.max_part_records = self.memory_budget_mb * 4
         if self.extract.max_page_bytes is None:
             self.extract.max_page_bytes = free // 25
         return self
