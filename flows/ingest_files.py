@@ -10,8 +10,8 @@ from prefect.futures import PrefectFuture
 
 from flows.params import IngestFilesParams
 from flows.pipeline import finish, ingest, warehouse_run
-from flows.runners import batches_in_flight, share_server_with_workers, task_runner
-from tasks.discover import discover_files_stage, in_waves
+from flows.runners import share_server_with_workers, task_runner
+from tasks.discover import discover_files_stage, in_batches
 from tasks.parse import parse_stage
 from tasks.records import Discovery
 from tasks.report import RunReport
@@ -29,9 +29,8 @@ def ingest_files(
     with warehouse_run("ingest-files", params, settings) as run:
         share_server_with_workers(settings.runners)
         found = discover_files_stage(run.session, params.inbox, run.run_id, settings.files)
-        waves = in_waves(found.candidates, params.batch_size, batches_in_flight(settings.runners),
-                         settings.files.max_batch_bytes)
-        ingest(run, waves, lambda batch: read_files(batch, found, settings), "parse")
+        batches = in_batches(found.candidates, params.batch_size, settings.files.max_batch_bytes)
+        ingest(run, batches, lambda batch: read_files(batch, found, settings), "parse")
         return finish(run, found.seen, found.unchanged)
 
 

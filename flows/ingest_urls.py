@@ -28,6 +28,6 @@ def ingest_urls(
         load_discovery_stage(run.session, run.run_id, found)
         for batch in in_batches(found.urls, params.batch_size):
             pages = fetch_stage(batch, settings.fetch)  # fetched once, even if a page fails later
-            ingest(run, [[pages]], lambda pages: extract_stage.submit(pages, settings.extract),
+            ingest(run, [pages], lambda pages: extract_stage.submit(pages, settings.extract),
                    "extract")
         return finish(run, found.seen, found.unchanged)

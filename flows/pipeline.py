@@ -10,7 +10,8 @@ only in the stages before this: ingest_files.py and ingest_urls.py.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections import deque
+from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
@@ -22,7 +23,7 @@ from prefect.utilities.annotations import opaque
 from pydantic import BaseModel
 
 from flows.prefect_records import mark_crashed, publish_report_artifact, task_run_times
-from flows.runners import forget_loaded_results
+from flows.runners import batches_in_flight, forget_loaded_results, tagging_workers
 from tasks.clean import clean_stage
 from tasks.dedup import dedup_stage
 from tasks.entities import entities_stage, sync_aliases_stage
@@ -61,19 +62,27 @@ def warehouse_run(flow_name: str, params: BaseModel, settings: Settings) -> Iter
 Read = Callable[[list[Any]], PrefectFuture]  # a batch of inputs → its (Candidate, Outcome) pairs
 
 
-def ingest(run: Run, waves: list[list[list[Any]]], read: Read, read_stage: str) -> None:
-    """Every batch through the pure stages (a wave of batches at a time, on the task runner)
-    and then, in order, through the warehouse stages. A batch that fails in a stage is split
-    until the failing input is alone; that input becomes a reject with the stage and the error
-    (`read_stage` names the flow's own first stage), and the others load."""
-    for wave in waves:
-        analysed = [(batch, *analyse(read(batch), run.settings)) for batch in wave]
-        for batch, *futures in analysed:
-            try:
-                write(run, read_stage, *futures)
-            except StageFailed as failed:
-                isolate(run, batch, read, read_stage, failed)
-            forget_loaded_results()
+def ingest(run: Run, batches: Iterable[list[Any]], read: Read, read_stage: str) -> None:
+    """Every batch through the pure stages (on the task runner, up to `batches_in_flight`
+    batches ahead) and then, in order, through the warehouse stages. A batch that fails in a
+    stage is split until the failing input is alone; that input becomes a reject with the stage
+    and the error (`read_stage` names the flow's own first stage), and the others load."""
+    in_flight: deque[tuple[list[Any], tuple[Any, ...]]] = deque()
+    for batch in batches:
+        in_flight.append((batch, analyse(read(batch), run.settings)))
+        if len(in_flight) >= batches_in_flight(run.settings.runners):
+            _write_or_isolate(run, read, read_stage, *in_flight.popleft())
+    while in_flight:
+        _write_or_isolate(run, read, read_stage, *in_flight.popleft())
+
+
+def _write_or_isolate(run: Run, read: Read, read_stage: str, batch: list[Any],
+                      futures: tuple[Any, ...]) -> None:
+    try:
+        write(run, read_stage, *futures)
+    except StageFailed as failed:
+        isolate(run, batch, read, read_stage, failed)
+    forget_loaded_results()
 
 
 def analyse(outcomes: Any, settings: Settings) -> tuple[Any, ...]:
@@ -81,7 +90,8 @@ def analyse(outcomes: Any, settings: Settings) -> tuple[Any, ...]:
     outcomes, the cleaned texts, the documents with their language, and their mentions."""
     cleaned = clean_stage.submit(outcomes)
     documents = language_stage.submit(cleaned, settings.language)
-    mentions = entities_stage.submit(documents, settings.entities)
+    mentions = entities_stage.submit(documents, settings.entities,
+                                     tagging_workers(settings.runners))
     return outcomes, cleaned, documents, mentions
 
 

@@ -6,6 +6,7 @@ from prefect import flow
 from pydantic import BaseModel, Field
 
 from flows.pipeline import finish_maintenance, warehouse_run
+from flows.runners import tagging_workers
 from tasks.entities import retag_stage
 from warehouse.settings import Settings, get_settings
 
@@ -22,6 +23,7 @@ def retag_entities(params: RetagParams = RetagParams(), settings: Settings | Non
     """Replace every document's mentions with those of the tagger the settings now name."""
     settings = settings or get_settings()
     with warehouse_run("retag-entities", params, settings) as run:
-        written = retag_stage(run.session, params.batch_size, settings.entities)
+        written = retag_stage(run.session, params.batch_size, settings.entities,
+                              tagging_workers(settings.runners))
         finish_maintenance(run, {"mentions_new": written})
         return written

@@ -29,8 +29,18 @@ def task_runner(settings: RunnerSettings) -> TaskRunner:
 
 
 def batches_in_flight(settings: RunnerSettings) -> int:
-    """How many batches are analysed ahead of the single writer."""
-    return 1 if settings.task_runner == "threads" else max(2, settings.workers)
+    """How many batches are being analysed or written at once: under 'threads' with a tagging
+    pool, the next batch is read, cleaned and tagged while the single writer loads the last."""
+    workers = settings.workers or 1
+    if settings.task_runner == "threads":
+        return 2 if workers > 1 else 1
+    return max(2, workers)
+
+
+def tagging_workers(settings: RunnerSettings) -> int:
+    """Processes tagging one batch's entities: the pool of tasks/pool.py under 'threads'; a
+    process or Dask worker tags its batch alone (the runner spreads the batches)."""
+    return (settings.workers or 1) if settings.task_runner == "threads" else 1
 
 
 def share_server_with_workers(settings: RunnerSettings) -> None:

@@ -295,13 +295,6 @@ def input_bytes(item: object) -> int:
     return getattr(item, "size", None) or 0
 
 
-def in_waves(items: list, size: int, width: int, max_bytes: int | None = None
-             ) -> list[list[list]]:
-    """Batches (of `size` items and `max_bytes` at most), grouped `width` at a time: the
-    batches analysed together."""
-    return in_batches(in_batches(items, size, max_bytes), width)
-
-
 # ---------------------------------------------------------------- URLs: items → canonical URLs
 
 

@@ -42,6 +42,7 @@ from spacy.tokens import Doc, Span, Token
 from spacy.util import filter_spans, is_package
 
 from tasks import ner_features  # noqa: F401  (registers the bundled models' embedding layer)
+from tasks.pool import map_chunks
 from tasks.records import Tagged
 from warehouse.records import Document, Label, Mention
 from warehouse.session import Warehouse
@@ -829,22 +830,29 @@ def _shifted(mention: Mention, offset: int) -> Mention:
                                       "end_char": mention.end_char + offset})
 
 
+def _text_length(item: tuple[str, str, str]) -> int:
+    return len(item[1])
+
+
 @task(name="entities", cache_policy=NO_CACHE)
-def entities_stage(documents: list[Document], settings: EntitySettings) -> Tagged:
-    """Tag the named entities of a batch of documents."""
+def entities_stage(documents: list[Document], settings: EntitySettings, workers: int = 1
+                   ) -> Tagged:
+    """Tag the named entities of a batch of documents, on `workers` processes (tasks/pool.py)."""
     items = [(d.doc_id, d.text, d.language) for d in documents]
-    return Tagged(mentions=tag_entities(items, settings.ner_models))
+    return Tagged(mentions=map_chunks(tag_entities, items, workers, _text_length,
+                                      settings.ner_models))
 
 
 @task(name="retag-entities", cache_policy=NO_CACHE)
-def retag_stage(session: Warehouse, batch_size: int, settings: EntitySettings) -> int:
+def retag_stage(session: Warehouse, batch_size: int, settings: EntitySettings, workers: int = 1
+                ) -> int:
     """Re-tag every stored document with the current model settings, replacing its mentions in
     one transaction (analysts see the old mentions or the new ones, never a mix). Returns the
     number of mentions written."""
     written = 0
     with session.transaction():
         for page in session.pages(session.documents_for_tagging, batch_size):
-            mentions = tag_entities(page, settings.ner_models)
+            mentions = map_chunks(tag_entities, page, workers, _text_length, settings.ner_models)
             session.replace_mentions([doc_id for doc_id, _, _ in page], mentions)
             written += len(mentions)
     return written

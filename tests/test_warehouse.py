@@ -12,7 +12,7 @@ import pytest
 from warehouse.lock import holder
 from warehouse.migrate import migration_files
 from warehouse.progress import progress_path, read_progress
-from warehouse.records import Batch, Reject
+from warehouse.records import BandKeys, Batch, Document, Mention, Reject
 from warehouse.session import Warehouse, open_warehouse, read_session
 from warehouse.settings import WarehouseSettings
 from warehouse.snapshot import snapshot_path_for
@@ -52,6 +52,37 @@ def test_a_batch_loads_once_and_progress_follows_it(tmp_path: Path) -> None:
     assert read_progress(db, since + dt.timedelta(hours=1)) is None  # an older run's progress
     progress_path(db).write_text("{not json")
     assert read_progress(db, since) is None
+
+
+def _document_batch(batch_id: str, text: str, mentions: int) -> Batch:
+    doc = Document(doc_id="d1", source_id="s1", title=None, text=text, original_text=text,
+                   url=None, canonical_url=None, published=None, published_precision=None,
+                   author=None, site_name=None, encoding="utf-8", format="txt", cleaning=[],
+                   language="en", language_prob=0.99)
+    found = [Mention(doc_id="d1", tagger="t", start_char=0, end_char=4, label="LOC", text="Kyiv",
+                     key="kyiv")] * mentions  # a repeated row too
+    bands = BandKeys()
+    bands.add("d1", list(range(32)))
+    return Batch(batch_id=batch_id, run_id="r1", documents=[doc], mentions=found, bands=bands)
+
+
+def test_mentions_and_band_keys_never_double_without_a_key_index(tmp_path: Path) -> None:
+    """mentions and lsh_bands have no primary key (DuckDB holds such an index wholly in memory,
+    migration 0008): the writer alone keeps their rows unique, also when a document that is
+    already stored arrives again in another batch."""
+    with session_on(tmp_path / "w.duckdb") as session:
+        session.begin_run("r1", "ingest-files", {})
+        assert session.load_batch(_document_batch("b1", "Kyiv news.", mentions=2))
+        assert session.load_batch(_document_batch("b2", "Kyiv news.", mentions=1))
+        counts = session.table_counts()
+        assert (counts["documents"], counts["mentions"]) == (1, 1)
+        assert session.con.execute("select count(*) from lsh_bands").fetchone() == (32,)
+        session.replace_mentions(["d1"], _document_batch("b3", "Kyiv news.", 2).mentions[:1])
+        assert session.table_counts()["mentions"] == 1
+        indexed = session.con.execute(
+            "select table_name from duckdb_constraints() where constraint_type = 'PRIMARY KEY'"
+            " and table_name in ('mentions', 'lsh_bands')").fetchall()
+        assert indexed == []
 
 
 def test_snapshot_is_a_consistent_copy_swapped_in(tmp_path: Path) -> None:

@@ -133,7 +133,10 @@ class Writes(Reads):
             "duplicates", _dicts(batch.duplicates, run_id=run, recorded_at=now),
             "on conflict do nothing",
         )
-        self.insert_rows("mentions", _dicts(batch.mentions), "on conflict do nothing")
+        # Mentions only for documents this transaction inserts: the table has no key index (see
+        # migration 0008), so this is what keeps it free of doubles.
+        self.insert_rows("mentions", _dicts([m for m in batch.mentions if m.doc_id not in stored]),
+                         "")
         rejects = [
             {**row, "content_hash": row["content_hash"] or ""}
             for row in _dicts(batch.rejects, run_id=run, recorded_at=now)
@@ -217,7 +220,7 @@ class Writes(Reads):
         """Swap the mentions of `doc_ids` for new ones (inside the caller's transaction)."""
         self.con.execute("delete from mentions where doc_id in (select unnest($1::varchar[]))",
                          [list(doc_ids)])
-        self.insert_rows("mentions", _dicts(mentions), "on conflict do nothing")
+        self.insert_rows("mentions", _dicts(mentions), "")
 
     def replace_file_aliases(self, rows: Sequence[dict[str, Any]]) -> None:
         """Swap the aliases that came from the alias file for `rows`; aliases added with SQL

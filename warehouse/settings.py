@@ -141,10 +141,12 @@ class RunnerSettings(BaseSettings):
         "'dask' (a Dask cluster: `dask_address`, or a local one of `workers`). The warehouse is "
         "always written by the flow's own process, one batch at a time.",
     )
-    workers: int = Field(
-        default_factory=lambda: os.cpu_count() or 1, ge=1,
-        description="Worker processes for 'processes' and for a local Dask cluster; also how "
-        "many batches are analysed at once.",
+    workers: int | None = Field(
+        None, ge=1,
+        description="Processes for the heavy stages: under 'threads', the pool that tags "
+        "entities (1: no pool, tagging in the flow's process); under 'processes', the pool; for "
+        "a local Dask cluster, its workers. None: one per core, as many as the memory budget "
+        "holds (a tagging worker takes about 300 MB).",
     )
     dask_address: str | None = Field(
         None, description="Address of an existing Dask scheduler (e.g. tcp://10.0.0.5:8786)."
@@ -292,6 +294,9 @@ class Settings(BaseSettings):
             self.files.max_batch_bytes = self.memory_budget_mb * 2**20 // 1000
         if self.files.max_part_records is None:
             self.files.max_part_records = self.memory_budget_mb * 4
+        if self.runners.workers is None:
+            self.runners.workers = min(os.cpu_count() or 1,
+                                       max(1, (self.memory_budget_mb - 600) // 300))
         if self.extract.max_page_bytes is None:
             self.extract.max_page_bytes = free // 25
         return self

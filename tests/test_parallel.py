@@ -1,0 +1,69 @@
+"""Tagging on a pool of worker processes (the default on a machine with two cores or more)
+gives exactly the warehouse that one worker gives: same documents, mentions, duplicates, band
+keys and rejects."""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+import duckdb
+import pytest
+
+from flows.ingest_files import ingest_files
+from flows.params import IngestFilesParams
+from tasks import pool
+from tests.conftest import SEEDS, SHARED_DATA
+from warehouse.settings import get_settings
+
+pytestmark = pytest.mark.usefixtures("prefect_server")
+
+# Columns that name the run or the time differ between any two runs; everything else must not.
+TABLES = {
+    "documents": "* exclude (run_id, created_at)",
+    "mentions": "*",
+    "duplicates": "* exclude (run_id, recorded_at)",
+    "lsh_bands": "*",
+    "rejects": "source_id, content_hash, reason, detail",
+}
+
+
+def fill_inbox(inbox: Path) -> int:
+    """The seeds, a copy of one (an exact duplicate), a file that is rejected, and 300 BBC
+    articles when the development data is there."""
+    shutil.copytree(SEEDS, inbox)
+    shutil.copy(next(iter(sorted(SEEDS.glob("*.txt")))), inbox / "copy-of-first.txt")
+    (inbox / "empty.txt").write_text("   \n", encoding="utf-8")
+    bbc = sorted((SHARED_DATA / "bbc-news").glob("*/*.txt"))[::7][:300]
+    for n, path in enumerate(bbc):
+        shutil.copy(path, inbox / f"bbc-{n:03d}.txt")
+    return len(bbc)
+
+
+def ingest(inbox: Path, db: Path, workers: int) -> None:
+    settings = get_settings()
+    settings.warehouse.db_path = db
+    settings.runners.workers = workers
+    report = ingest_files(IngestFilesParams(inbox=[str(inbox)], batch_size=40), settings=settings)
+    assert report.documents_new > 20
+
+
+def table(db: Path, name: str) -> list[tuple]:
+    with duckdb.connect(str(db), read_only=True) as con:
+        return sorted(con.execute(f"select {TABLES[name]} from {name}").fetchall(), key=repr)
+
+
+def test_a_pool_of_two_gives_the_warehouse_of_one_worker(tmp_path: Path) -> None:
+    inbox = tmp_path / "inbox"
+    fill_inbox(inbox)
+    one, two = tmp_path / "one.duckdb", tmp_path / "two.duckdb"
+    pool.shutdown()
+    ingest(inbox, one, workers=1)
+    assert pool.worker_pids() == []  # one worker: tagged in this process
+    ingest(inbox, two, workers=2)
+    assert len(pool.worker_pids()) == 2  # the batches were tagged by two other processes
+    pool.shutdown()
+    for name in TABLES:
+        assert table(two, name) == table(one, name), name
+    assert len(table(one, "mentions")) > 100
+    assert table(one, "duplicates") and table(one, "rejects")
