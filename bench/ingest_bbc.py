@@ -1,17 +1,21 @@
-"""Benchmark: ingest the BBC news corpus (../shared/data/bbc-news) end to end with the real flow.
+"""Benchmark: ingest the BBC news corpus (../shared/data/bbc-news) end to end with the real flow,
+with the default number of workers and with one, next to the entity stage alone on the same
+texts (one core, then every core: the floor the pipeline can reach).
 
-Prints documents per second, peak memory, and what the warehouse holds (expected: 2,127
-documents and 98 exact duplicates, the corpus's own count of byte-identical files; the near
-duplicates, edited versions of one story, come on top).
+Prints, side by side: documents per second end to end (default workers, one worker), the entity
+stage alone on one core and on all cores, the ratio of end to end to the all-core floor, the
+peak memory of the whole process tree (this process, the tagging workers and the temporary
+Prefect server, the server also apart), each run's stage times, a no-change re-run, and what the
+warehouse holds (expected: 2,127 documents and 98 exact duplicates, the corpus's own count of
+byte-identical files; near duplicates, edited versions of one story, come on top).
 
-    .venv/bin/python bench/ingest_bbc.py [--keep PATH] [--batch-size N]
+    .venv/bin/python bench/ingest_bbc.py [--keep PATH] [--batch-size N] [--workers N]
 """
 
 from __future__ import annotations
 
 import argparse
 import os
-import resource
 import sys
 import tempfile
 import time
@@ -20,56 +24,106 @@ from pathlib import Path
 os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
 os.environ.setdefault("DO_NOT_TRACK", "1")
 os.environ.setdefault("PREFECT_LOGGING_LEVEL", "WARNING")
+os.environ.setdefault("CORPUSFLOW_SETTLE_S", "0")
+
+from memory import TreePeak  # bench/memory.py: peak RSS of a process tree
 
 ROOT = Path(__file__).resolve().parents[1]
 BBC = ROOT.parent / "shared" / "data" / "bbc-news"
+sys.path.insert(0, str(ROOT))
 
 
-def peak_rss_mb() -> float:
-    """Peak resident memory of this process (Linux reports KiB)."""
-    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+def ingest(db_path: Path, batch_size: int, workers: int | None) -> tuple[object, float, float]:
+    """One run of the ingest-files flow on BBC into `db_path`: (report, seconds, re-run s)."""
+    from flows.ingest_files import ingest_files
+    from flows.params import IngestFilesParams
+    from warehouse.settings import get_settings
+
+    settings = get_settings()
+    settings.warehouse.db_path = db_path
+    if workers:
+        settings.runners.workers = workers
+    params = IngestFilesParams(inbox=[str(BBC / "*" / "*.txt")], batch_size=batch_size)
+    started = time.perf_counter()
+    report = ingest_files(params, settings=settings)
+    seconds = time.perf_counter() - started
+    started = time.perf_counter()
+    ingest_files(params, settings=settings)
+    return report, seconds, time.perf_counter() - started
+
+
+def entity_floor(db_path: Path, workers: int) -> tuple[float, int]:
+    """Seconds for the entity stage alone (model and rules, tasks.entities.tag_entities) over
+    the stored documents' texts on `workers` processes, and the number of words."""
+    from tasks.entities import tag_entities
+    from tasks.pool import map_chunks
+    from warehouse.session import read_session
+
+    with read_session(db_path) as reads:
+        items = reads.con.execute(
+            "select doc_id, text, language from documents order by doc_id").fetchall()
+    words = sum(len(text.split()) for _, text, _ in items)
+    map_chunks(tag_entities, items[: 4 * workers], workers, lambda item: len(item[1]))  # warm
+    started = time.perf_counter()
+    map_chunks(tag_entities, items, workers, lambda item: len(item[1]))
+    return time.perf_counter() - started, words
 
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--keep", type=Path, help="write the warehouse here instead of a temp dir")
+    parser.add_argument("--keep", type=Path, help="write the default run's warehouse here")
     parser.add_argument("--batch-size", type=int, default=500)
+    parser.add_argument("--workers", type=int, help="the default run's workers (default: auto)")
     args = parser.parse_args()
     if not BBC.exists():
         print(f"bbc-news corpus not found at {BBC}; nothing to measure")
         return 0
-    workdir = Path(tempfile.mkdtemp(prefix="corpusflow-bench-"))
-    db_path = args.keep or workdir / "bbc.duckdb"
-    os.environ["CORPUSFLOW_DB_PATH"] = str(db_path)
-
-    from flows.ingest_files import ingest_files
-    from flows.params import IngestFilesParams
     from warehouse.session import read_session
+    from warehouse.settings import get_settings
 
-    params = IngestFilesParams(inbox=[str(BBC / "*" / "*.txt")], batch_size=args.batch_size)
-    started = time.perf_counter()
-    report = ingest_files(params)
-    first = time.perf_counter() - started
-    started = time.perf_counter()
-    again = ingest_files(params)
-    second = time.perf_counter() - started
+    workers = args.workers or get_settings().runners.workers or 1
+    workdir = Path(tempfile.mkdtemp(prefix="corpusflow-bench-"))
+    runs = {}
+    for name, count in (("default", workers), ("one worker", 1)):
+        db_path = (args.keep if name == "default" and args.keep else workdir / f"{count}.duckdb")
+        sampler = TreePeak(os.getpid())
+        sampler.start()
+        report, seconds, again = ingest(db_path, args.batch_size, count)
+        sampler.stop.set()
+        sampler.join()
+        runs[name] = (db_path, report, seconds, again, sampler)
+    db_path, report = runs["default"][0], runs["default"][1]
+    one_core, words = entity_floor(db_path, 1)
+    all_cores, _ = entity_floor(db_path, workers)
+    documents = report.documents_new
+
     with read_session(db_path) as reads:
-        con = reads.con
         counts = reads.table_counts()
-        encodings = con.execute("select encoding, count(*) from documents group by 1").fetchall()
-        methods = dict(con.execute("select method, count(*) from duplicates group by 1").fetchall())
+        methods = dict(reads.con.execute(
+            "select method, count(*) from duplicates group by 1").fetchall())
 
-    print(f"files seen            {report.files_seen}")
-    print(f"documents             {counts['documents']}  (expected 2127)")
-    print(f"exact duplicates      {methods.get('exact', 0)}  (expected 98)")
-    print(f"near duplicates       {methods.get('near', 0)}  (documents kept, linked to the earlier)")
-    print(f"rejects               {counts['rejects']}")
-    print(f"mentions              {counts['mentions']}")
-    print(f"encodings             {dict(encodings)}")
-    print(f"first run             {first:.1f} s  ({report.files_seen / first:.0f} files/s,"
-          f" {counts['documents'] / first:.0f} documents/s, Prefect start-up included)")
-    print(f"no-change re-run      {second:.1f} s  ({again.files_unchanged} unchanged)")
-    print(f"peak memory (process) {peak_rss_mb():.0f} MB")
+    print(f"BBC: {report.files_seen} files, {documents} documents, {words:,} words;"
+          f" batches of {args.batch_size}; {os.cpu_count()} cores")
+    print(f"{'':34}{'docs/s':>8}{'seconds':>9}{'peak MB':>9}{'server MB':>10}{'re-run s':>9}")
+    for name, (_, run_report, seconds, again, sampler) in runs.items():
+        label = f"end to end, {name} ({workers if name == 'default' else 1} worker(s))"
+        print(f"{label:34}{run_report.documents_new / seconds:8.1f}{seconds:9.1f}"
+              f"{(sampler.run_peak + sampler.server_peak) / 2**20:9.0f}"
+              f"{sampler.server_peak / 2**20:10.0f}{again:9.1f}")
+    print(f"{'entities alone, one core':34}{documents / one_core:8.1f}{one_core:9.1f}"
+          f"   ({words / one_core:,.0f} words/s)")
+    print(f"{f'entities alone, {workers} cores (floor)':34}{documents / all_cores:8.1f}"
+          f"{all_cores:9.1f}   ({words / all_cores:,.0f} words/s)")
+    default_s, one_s = runs["default"][2], runs["one worker"][2]
+    print(f"default / one worker              {one_s / default_s:.2f}   (target >= 1.7)")
+    print(f"default / all-core floor          {all_cores / default_s:.2f}   (target >= 0.85)")
+    for name, (_, run_report, _, _, _) in runs.items():
+        stages = ", ".join(f"{stage} {busy:.1f}" for stage, busy in
+                           sorted(run_report.stage_seconds.items(), key=lambda kv: -kv[1]))
+        print(f"stage seconds, {name}: {stages}")
+    print(f"warehouse: {counts['documents']} documents (expected 2127), exact duplicates"
+          f" {methods.get('exact', 0)} (expected 98), near {methods.get('near', 0)},"
+          f" mentions {counts['mentions']}, rejects {counts['rejects']}")
     ok = counts["documents"] == 2127 and methods.get("exact") == 98
     return 0 if ok else 1
 

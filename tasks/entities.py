@@ -837,8 +837,9 @@ def _text_length(item: tuple[str, str, str]) -> int:
 @task(name="entities", cache_policy=NO_CACHE)
 def entities_stage(documents: list[Document], settings: EntitySettings, workers: int = 1
                    ) -> Tagged:
-    """Tag the named entities of a batch of documents, on `workers` processes (tasks/pool.py)."""
-    items = [(d.doc_id, d.text, d.language) for d in documents]
+    """Tag the named entities of a batch of documents, on `workers` processes (tasks/pool.py).
+    Copies of one text (one doc_id, the text's hash) are tagged once."""
+    items = list({d.doc_id: (d.doc_id, d.text, d.language) for d in documents}.values())
     return Tagged(mentions=map_chunks(tag_entities, items, workers, _text_length,
                                       settings.ner_models))
 
