@@ -60,13 +60,19 @@ def _discard(pool: ProcessPoolExecutor) -> None:
     pool.shutdown(wait=False, cancel_futures=True)
 
 
+# Less work than this (total weight: characters of text) runs in the caller's process: starting
+# the workers takes seconds (the seeds, ten articles, tag in well under one).
+MIN_POOLED_WEIGHT = 100_000
+
+
 def map_chunks(work: Callable[..., list[Result]], items: Sequence[Item], workers: int,
                weight: Callable[[Item], int], *args: Any) -> list[Result]:
     """`work(chunk, *args)` over chunks of `items` on `workers` processes, the results joined in
     item order; `work` must return one list per chunk and be importable by the workers (a
     module-level function). A worker that dies (killed for memory, say) fails this call and the
     pool is replaced for the next one."""
-    if workers <= 1 or len(items) < 2:
+    if (workers <= 1 or len(items) < 2
+            or (_pool is None and sum(map(weight, items)) < MIN_POOLED_WEIGHT)):
         return work(list(items), *args)
     pool = _executor(workers)
     try:

@@ -53,9 +53,11 @@ def table(db: Path, name: str) -> list[tuple]:
         return sorted(con.execute(f"select {TABLES[name]} from {name}").fetchall(), key=repr)
 
 
-def test_a_pool_of_two_gives_the_warehouse_of_one_worker(tmp_path: Path) -> None:
+def test_a_pool_of_two_gives_the_warehouse_of_one_worker(tmp_path: Path,
+                                                        monkeypatch: pytest.MonkeyPatch) -> None:
     inbox = tmp_path / "inbox"
     fill_inbox(inbox)
+    monkeypatch.setattr(pool, "MIN_POOLED_WEIGHT", 0)  # every batch to the pool, however small
     one, two = tmp_path / "one.duckdb", tmp_path / "two.duckdb"
     pool.shutdown()
     ingest(inbox, one, workers=1)

@@ -117,6 +117,8 @@ MIXES = {
         "news": ["kind_wn"],
         "news-kind": ["kind_wn", "kind_other"],
         "news-kind-val": ["kind_wn", "kind_other", "wnval"],
+        # The same with the in-domain KIND Wikinews training sentences twice (oversampled).
+        "news-kind-val-wn2": ["kind_wn", "kind_wn", "kind_other", "wnval"],
     },
 }
 MIXES["en"].update({
@@ -417,9 +419,15 @@ def stamp_meta(model_dir: Path, lang: str) -> None:
     meta_path.write_text(json.dumps(meta, indent=2), encoding="utf-8")
 
 
-def cmd_pretrain(lang: str, mix: str, epochs: int | None = None) -> Path:
+def cmd_pretrain(lang: str, mix: str, epochs: int | None = None, tag: str = "",
+                 extra_raw: list[Path] | None = None) -> Path:
     """spacy pretrain (character cloze objective) on the raw text of the mix's training
-    sentences; returns the weights file to pass as paths.init_tok2vec."""
+    sentences (plus `extra_raw` files: JSONL {"text": ...} or plain text, one unit per line);
+    returns the weights file to pass as paths.init_tok2vec (`train --init-tok2vec`).
+
+    The tok2vec pretrained here must be the one fine-tuned: the config is config_for(lang) (the
+    word-class embedding; its before_init callback, which loads the word-class tables, runs in
+    spacy pretrain's nlp.initialize()) with the LANGUAGE_OVERRIDES, as in cmd_train."""
     import spacy
     from spacy.cli.pretrain import pretrain
     from spacy.tokens import DocBin
@@ -428,24 +436,39 @@ def cmd_pretrain(lang: str, mix: str, epochs: int | None = None) -> Path:
     corpus = CORPUS / lang / mix
     if not (corpus / "train.spacy").exists():
         cmd_convert([lang], mix)
-    raw = corpus / "raw.jsonl"
+    raw = corpus / f"raw{'-' + tag if tag else ''}.jsonl"
     nlp = spacy.blank(lang)
+    n_texts = 0
     with open(raw, "w", encoding="utf-8") as fh:
         for doc in DocBin().from_disk(corpus / "train.spacy").get_docs(nlp.vocab):
             fh.write(json.dumps({"text": doc.text}, ensure_ascii=False) + "\n")
-    out = OUTPUT / f"{lang}-{mix}-pretrain"
+            n_texts += 1
+        for path in extra_raw or []:
+            with open(path, encoding="utf-8") as src:
+                for line in src:
+                    line = line.strip()
+                    if not line:
+                        continue
+                    text = json.loads(line)["text"] if path.suffix == ".jsonl" else line
+                    fh.write(json.dumps({"text": text}, ensure_ascii=False) + "\n")
+                    n_texts += 1
+    print(f"[pretrain] {n_texts} texts -> {raw}", flush=True)
+    out = OUTPUT / f"{lang}-{mix}-pretrain{'-' + tag if tag else ''}"
     out.mkdir(parents=True, exist_ok=True)
     overrides = {"nlp.lang": lang, "paths.raw_text": str(raw)}
+    overrides.update(LANGUAGE_OVERRIDES.get(lang, {}))
     if epochs:
         overrides["pretraining.max_epochs"] = epochs
-    raw_config = load_config(CONFIG, overrides=overrides, interpolate=False)
+    raw_config = load_config(config_for(lang, "pretrain"), overrides=overrides, interpolate=False)
     raw_config.to_disk(out / "config.cfg")
     t0 = time.time()
     print(f"[pretrain] {lang} {mix} -> {out}", flush=True)
     pretrain(raw_config.interpolate(), out, silent=False)
     n = raw_config["pretraining"]["max_epochs"]
     weights = out / f"model{n - 1}.bin"
-    print(f"[pretrain] {lang} {mix}: {(time.time() - t0) / 60:.1f} min -> {weights}", flush=True)
+    minutes = (time.time() - t0) / 60
+    (out / "pretrain_time.txt").write_text(f"{minutes:.1f} min, {n} epochs\n")
+    print(f"[pretrain] {lang} {mix}: {minutes:.1f} min -> {weights}", flush=True)
     return weights
 
 
@@ -551,10 +574,18 @@ def main(argv=None) -> int:
     p.add_argument("--tag", default="", help="suffix for the output folder (experiments)")
     p.add_argument("--word-classes", metavar="LANG",
                    help="word-class tables of this language (experiments; en has them)")
+    p.add_argument("--init-tok2vec", type=Path, metavar="BIN",
+                   help="pretrained tok2vec weights (`pretrain` output) to start from")
     p = sub.add_parser("pretrain")
     p.add_argument("--lang", choices=["en", "it"], required=True)
     p.add_argument("--mix", required=True)
     p.add_argument("--epochs", type=int)
+    p.add_argument("--tag", default="", help="suffix for the output folder (experiments)")
+    p.add_argument("--word-classes", metavar="LANG",
+                   help="as for train: must match the run that will use the weights")
+    p.add_argument("--extra-raw", type=Path, action="append", default=[], metavar="FILE",
+                   help="more raw text (JSONL with 'text', or one text per line); never a dev "
+                        "or test split")
     p = sub.add_parser("heldout")
     p.add_argument("--lang", choices=["en", "it"], required=True)
     p.add_argument("model", type=Path)
@@ -572,10 +603,16 @@ def main(argv=None) -> int:
         if args.word_classes:
             WORD_CLASSES[args.lang] = args.word_classes
         extra = {k: json.loads(v) for k, v in (kv.split("=", 1) for kv in args.set)}
+        if args.init_tok2vec:
+            if not args.init_tok2vec.exists():
+                sys.exit(f"train_ner: no such weights file: {args.init_tok2vec}")
+            extra["paths.init_tok2vec"] = str(args.init_tok2vec.resolve())
         out = cmd_train(args.lang, args.mix, args.max_steps, args.seed, extra, args.tag)
         heldout_score(out / "model-best", args.lang)
     elif args.cmd == "pretrain":
-        cmd_pretrain(args.lang, args.mix, args.epochs)
+        if args.word_classes:
+            WORD_CLASSES[args.lang] = args.word_classes
+        cmd_pretrain(args.lang, args.mix, args.epochs, args.tag, args.extra_raw)
     elif args.cmd == "heldout":
         heldout_score(args.model, args.lang)
     elif args.cmd == "export":
