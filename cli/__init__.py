@@ -138,7 +138,7 @@ def main(argv: list[str] | None = None) -> int:
         console.print(f"[red]The Prefect server at {server} stopped answering ({lost}); the run "
                       "stopped. Every batch committed before is in the warehouse, whole; run "
                       "again once the server is back.[/red]", highlight=False)
-        return EXIT_SERVER_LOST
+        leave_now(EXIT_SERVER_LOST)
     except KeyboardInterrupt:
         stop_now()
 
@@ -149,10 +149,17 @@ def stop_now() -> NoReturn:
     printed hundreds of logging errors and left the server running. Whole batches only ever reach
     the warehouse (one transaction each), the run lock goes with this process, and the next run
     marks this one crashed."""
-    import psutil
-
     console.print("\n[yellow]interrupted: stopped; batches loaded so far are kept, and the next"
                   " run marks this one crashed[/yellow]")
+    leave_now(EXIT_INTERRUPTED)
+
+
+def leave_now(status: int) -> NoReturn:
+    """Stop this process's children and exit without the interpreter's wind-down. After the
+    server is lost, Prefect's event worker would otherwise retry each queued event for 7 s at
+    exit (a minute and more with two batches in flight), though nothing can receive them."""
+    import psutil
+
     children = psutil.Process().children(recursive=True)
     for child in children:
         child.terminate()
@@ -160,4 +167,5 @@ def stop_now() -> NoReturn:
     for child in alive:
         child.kill()
     sys.stdout.flush()
-    os._exit(EXIT_INTERRUPTED)
+    sys.stderr.flush()
+    os._exit(status)
