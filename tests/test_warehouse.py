@@ -12,7 +12,7 @@ import pytest
 from warehouse.lock import holder
 from warehouse.migrate import migration_files
 from warehouse.progress import progress_path, read_progress
-from warehouse.records import BandKeys, Batch, Document, Mention, Reject
+from warehouse.records import BandKeys, Batch, Document, Duplicate, Mention, Reject, Source
 from warehouse.session import Warehouse, open_warehouse, read_session
 from warehouse.settings import WarehouseSettings
 from warehouse.snapshot import snapshot_path_for
@@ -82,6 +82,39 @@ def test_mentions_and_band_keys_never_double_without_a_key_index(tmp_path: Path)
         indexed = session.con.execute(
             "select table_name from duckdb_constraints() where constraint_type = 'PRIMARY KEY'"
             " and table_name in ('mentions', 'lsh_bands')").fetchall()
+        assert indexed == []
+
+
+def test_sources_documents_duplicates_rejects_stay_unique_without_key_indexes(
+        tmp_path: Path) -> None:
+    """Migration 0009 took the key indexes off sources, documents, duplicates, rejects and
+    http_fetches: a key repeated inside a batch or across batches is still stored once, and a
+    source seen again takes its newest figures."""
+    def batch(batch_id: str, size: int) -> Batch:
+        base = _document_batch(batch_id, "Kyiv news.", mentions=1)
+        source = Source(source_id="s1", locator="/in/a.txt", kind="file", size=size, mtime_ns=size,
+                        content_hash="h", encoding="utf-8", status="new", doc_id="d1")
+        copy = Source(source_id="s2", locator="/in/b.txt", kind="file", size=1, mtime_ns=1,
+                      content_hash="h", encoding="utf-8", status="duplicate", doc_id="d1")
+        duplicate = Duplicate(source_id="s2", doc_id=None, canonical_doc_id="d1", method="exact",
+                              similarity=1.0)
+        reject = Reject(source_id="s3", locator="/in/c.txt", content_hash="c", stage="parse",
+                        reason="empty_file")
+        return base.model_copy(update={"sources": [source, copy, source], "duplicates": [duplicate] * 2,
+                                       "rejects": [reject, reject]})
+
+    with session_on(tmp_path / "w.duckdb") as session:
+        session.begin_run("r1", "ingest-files", {})
+        assert session.load_batch(batch("b1", 10))
+        assert session.load_batch(batch("b2", 20))
+        counts = session.table_counts()
+        assert [counts[t] for t in ("sources", "documents", "duplicates", "rejects")] == [2, 1, 1, 1]
+        assert session.con.execute(
+            "select size, first_run_id from sources where source_id = 's1'").fetchone() == (20, "r1")
+        indexed = session.con.execute(
+            "select table_name from duckdb_constraints() where constraint_type = 'PRIMARY KEY'"
+            " and table_name in ('sources', 'documents', 'duplicates', 'rejects', 'http_fetches')"
+        ).fetchall()
         assert indexed == []
 
 

@@ -13,8 +13,9 @@ from pydantic import BaseModel
 from warehouse.queries import Reads
 from warehouse.records import BandKeys, Batch, Source
 
-# Primary keys per table: rows are de-duplicated on them before an upsert, because DuckDB
-# silently keeps the first of two rows with one key inside a single insert.
+# The key of each table. Most tables keep no key index (migrations 0008 and 0009: DuckDB holds
+# such an index wholly in memory), so the writer keeps the keys unique: a batch's rows are
+# de-duplicated on the key, and only keys the table does not hold yet are inserted.
 _KEYS: dict[str, tuple[str, ...]] = {
     "sources": ("source_id",),
     "documents": ("doc_id",),
@@ -26,12 +27,9 @@ _KEYS: dict[str, tuple[str, ...]] = {
     "entity_aliases": ("alias", "language"),
 }
 
-_SOURCE_UPDATE = (
-    "on conflict (source_id) do update set size = excluded.size, mtime_ns = excluded.mtime_ns,"
-    " content_hash = excluded.content_hash, encoding = excluded.encoding,"
-    " status = excluded.status, doc_id = excluded.doc_id,"
-    " last_run_id = excluded.last_run_id, last_seen_at = excluded.last_seen_at"
-)
+# What a source seen again takes from its newest sighting (the rest stays from its first).
+_SOURCE_UPDATED = ("size", "mtime_ns", "content_hash", "encoding", "status", "doc_id",
+                   "last_run_id", "last_seen_at")
 
 
 def _unique_by_key(rows: list[dict[str, Any]], key: Sequence[str]) -> list[dict[str, Any]]:
@@ -43,6 +41,10 @@ def _unique_by_key(rows: list[dict[str, Any]], key: Sequence[str]) -> list[dict[
             seen.add(marker)
             unique.append(row)
     return unique
+
+
+def _columns(rows: list[dict[str, Any]]) -> dict[str, list]:
+    return {column: [row[column] for row in rows] for column in rows[0]}
 
 
 def _dicts(records: Sequence[BaseModel], **extra: Any) -> list[dict[str, Any]]:
@@ -77,25 +79,46 @@ class Writes(Reads):
         ).fetchall()
         return dict(rows)
 
-    def insert_rows(self, table: str, rows: list[dict[str, Any]], conflict: str) -> None:
+    def insert_rows(self, table: str, rows: list[dict[str, Any]], *, only_new: bool = True
+                    ) -> None:
         """Insert `rows` (dicts with equal keys) in one statement: each column is bound as one
-        list parameter and unnested, which is far faster than executemany."""
+        list parameter and unnested, which is far faster than executemany. Rows repeating a key
+        of the batch are dropped, and with `only_new` those whose key is stored already."""
         if not rows:
             return
         rows = _unique_by_key(rows, _KEYS.get(table, tuple(rows[0])))
-        self.insert_columns(table, {column: [row[column] for row in rows] for column in rows[0]},
-                            conflict)
+        self.insert_columns(table, _columns(rows), only_new=only_new)
 
-    def insert_columns(self, table: str, columns: dict[str, list], conflict: str) -> None:
-        """Insert rows given as equal-length columns, unique on the table's key."""
+    def insert_columns(self, table: str, columns: dict[str, list], *, only_new: bool = True
+                       ) -> None:
+        """Insert rows given as equal-length columns, unique on the table's key; with
+        `only_new`, rows whose key the table holds already are left out (an anti-join)."""
         if not columns or not next(iter(columns.values())):
             return
+        rows = self._unnested(table, columns)
+        if only_new:
+            match = " and ".join(f"stored.{column} = new.{column}" for column in _KEYS[table])
+            rows = (f"select * from ({rows}) as new"
+                    f" where not exists (select 1 from {table} as stored where {match})")
+        self.con.execute(f"insert into {table} ({', '.join(columns)}) {rows}",
+                         list(columns.values()))
+
+    def _unnested(self, table: str, columns: dict[str, list]) -> str:
+        """A select of the list parameters $1, $2, ... as rows, typed as `table`'s columns."""
         types = self._column_types(table)
-        select = ", ".join(
-            f"unnest(${n}::{types[column]}[]) as {column}" for n, column in enumerate(columns, 1)
-        )
-        sql = f"insert into {table} ({', '.join(columns)}) select {select} {conflict}"
-        self.con.execute(sql, list(columns.values()))
+        return "select " + ", ".join(
+            f"unnest(${n}::{types[column]}[]) as {column}" for n, column in enumerate(columns, 1))
+
+    def _upsert_sources(self, rows: list[dict[str, Any]]) -> None:
+        """Sources seen before take the newest sighting's figures; new ones are inserted."""
+        if not rows:
+            return
+        columns = _columns(_unique_by_key(rows, _KEYS["sources"]))
+        assigned = ", ".join(f"{column} = new.{column}" for column in _SOURCE_UPDATED)
+        self.con.execute(
+            f"update sources set {assigned} from ({self._unnested('sources', columns)}) as new"
+            " where sources.source_id = new.source_id", list(columns.values()))
+        self.insert_columns("sources", columns)
 
     def batch_is_loaded(self, batch_id: str) -> bool:
         """True when the ledger says this batch was committed already."""
@@ -116,34 +139,33 @@ class Writes(Reads):
         sources = _dicts(
             batch.sources, first_run_id=run, last_run_id=run, first_seen_at=now, last_seen_at=now
         )
-        self.insert_rows("sources", sources, _SOURCE_UPDATE)
-        for touched in batch.touched:
+        self._upsert_sources(sources)
+        if batch.touched:
             self.con.execute(
-                "update sources set size = ?, mtime_ns = ?, last_run_id = ?, last_seen_at = ?"
-                " where source_id = ?",
-                [touched.size, touched.mtime_ns, run, now, touched.source_id],
+                "update sources set size = new.size, mtime_ns = new.mtime_ns, last_run_id = $4,"
+                " last_seen_at = $5 from (select unnest($1::varchar[]) as source_id,"
+                " unnest($2::bigint[]) as size, unnest($3::bigint[]) as mtime_ns) as new"
+                " where sources.source_id = new.source_id",
+                [[t.source_id for t in batch.touched], [t.size for t in batch.touched],
+                 [t.mtime_ns for t in batch.touched], run, now],
             )
         stored = set(self.document_owners([d.doc_id for d in batch.documents]))
         documents = _dicts(batch.documents, run_id=run, created_at=now)
-        self.insert_rows("documents", documents, "on conflict do nothing")
+        self.insert_rows("documents", documents)
         self._link_versions(batch.sources)
         # Band keys only for documents this transaction inserts, so lsh_bands never doubles.
-        self.insert_columns("lsh_bands", batch.bands.without(stored).columns(), "")
-        self.insert_rows(
-            "duplicates", _dicts(batch.duplicates, run_id=run, recorded_at=now),
-            "on conflict do nothing",
-        )
-        # Mentions only for documents this transaction inserts: the table has no key index (see
-        # migration 0008), so this is what keeps it free of doubles.
+        self.insert_columns("lsh_bands", batch.bands.without(stored).columns(), only_new=False)
+        self.insert_rows("duplicates", _dicts(batch.duplicates, run_id=run, recorded_at=now))
+        # Mentions only for documents this transaction inserts, which keeps them free of doubles
+        # without an anti-join against the biggest table.
         self.insert_rows("mentions", _dicts([m for m in batch.mentions if m.doc_id not in stored]),
-                         "")
+                         only_new=False)
         rejects = [
             {**row, "content_hash": row["content_hash"] or ""}
             for row in _dicts(batch.rejects, run_id=run, recorded_at=now)
         ]
-        self.insert_rows("rejects", rejects, "on conflict do nothing")
-        self.insert_rows("http_fetches", _dicts(batch.fetches, run_id=run),
-                         "on conflict do nothing")
+        self.insert_rows("rejects", rejects)
+        self.insert_rows("http_fetches", _dicts(batch.fetches, run_id=run))
         self.con.execute(
             "insert into load_batches values (?, ?, ?, ?, ?, ?, ?, ?, ?)",
             [
@@ -212,23 +234,21 @@ class Writes(Reads):
         self, run_id: str, duplicates: Sequence[BaseModel], bands: BandKeys
     ) -> None:
         """Store recomputed near duplicates and band keys (inside the caller's transaction)."""
-        self.insert_rows("duplicates", _dicts(duplicates, run_id=run_id, recorded_at=_now()),
-                         "on conflict do nothing")
-        self.insert_columns("lsh_bands", bands.without(set()).columns(), "")
+        self.insert_rows("duplicates", _dicts(duplicates, run_id=run_id, recorded_at=_now()))
+        self.insert_columns("lsh_bands", bands.without(set()).columns(), only_new=False)
 
     def replace_mentions(self, doc_ids: Sequence[str], mentions: Sequence[BaseModel]) -> None:
         """Swap the mentions of `doc_ids` for new ones (inside the caller's transaction)."""
         self.con.execute("delete from mentions where doc_id in (select unnest($1::varchar[]))",
                          [list(doc_ids)])
-        self.insert_rows("mentions", _dicts(mentions), "")
+        self.insert_rows("mentions", _dicts(mentions), only_new=False)
 
     def replace_file_aliases(self, rows: Sequence[dict[str, Any]]) -> None:
         """Swap the aliases that came from the alias file for `rows`; aliases added with SQL
         stay and win over a file row with the same (alias, language)."""
         with self.transaction():
             self.con.execute("delete from entity_aliases where source = 'file'")
-            self.insert_rows("entity_aliases", [{**row, "source": "file"} for row in rows],
-                             "on conflict do nothing")
+            self.insert_rows("entity_aliases", [{**row, "source": "file"} for row in rows])
 
     def record_discovery(self, run_id: str, files_seen: int, files_unchanged: int) -> None:
         """Note what discovery found on the running run, so progress can be shown while it
