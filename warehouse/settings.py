@@ -286,8 +286,9 @@ class Settings(BaseSettings):
         # (its mentions, ~1 KB each, dominate), many small records ~20 KB each, and an HTML page
         # ~25 bytes per byte while lxml and trafilatura read it.
         free = max(self.memory_budget_mb - 450, 64) * 2**20
-        if self.warehouse.duckdb_memory_limit is None:
-            self.warehouse.duckdb_memory_limit = f"{self.memory_budget_mb // 4}MB"
+        if self.warehouse.duckdb_memory_limit is None:  # what is left of a small budget
+            self.warehouse.duckdb_memory_limit = (
+                f"{max(32, min(self.memory_budget_mb // 4, self.memory_budget_mb - 450))}MB")
         if self.files.max_text_chars is None:
             self.files.max_text_chars = max(free // 450, 50_000)
         if self.files.max_batch_bytes is None:
