@@ -24,7 +24,7 @@ def test_a_smaller_budget_sets_smaller_limits_and_explicit_settings_win(
     assert small.files.max_batch_bytes < big.files.max_batch_bytes
     assert small.extract.max_page_bytes < big.extract.max_page_bytes
     assert (small.warehouse.duckdb_memory_limit, big.warehouse.duckdb_memory_limit) == (
-        "128MB", "384MB")
+        "62MB", "384MB")
     monkeypatch.setenv("CORPUSFLOW_MAX_TEXT_CHARS", "123456")
     monkeypatch.setenv("CORPUSFLOW_DUCKDB_MEMORY_LIMIT", "1GB")
     chosen = Settings(memory_budget_mb=512)

@@ -41,7 +41,8 @@ class WarehouseSettings(BaseSettings):
         None,
         description="DuckDB's memory limit per connection (its own default is 80% of the "
         "machine's memory, which its page cache fills as the warehouse grows); larger sorts and "
-        "joins spill to `<db>.tmp`. None: a quarter of the memory budget.",
+        "joins spill to `<db>.tmp`. None: a quarter of the memory budget, at most the budget "
+        "less 450 MB (62 MB at 512).",
     )
 
 
