@@ -29,7 +29,7 @@ class RunReport(BaseModel):
     reject_reasons: list[tuple[str, int]]
     duplicates: list[tuple[str, str, str]]  # (duplicate, of, method)
     languages: list[tuple[str, int]]  # whole warehouse
-    top_entities: list[tuple[str, str, str, int]]  # whole warehouse: key, label, name, documents
+    top_entities: list[tuple[str, str, str, int]]  # the run's documents: key, label, name, documents
     documents_total: int
     stage_seconds: dict[str, float] = {}  # busy time per stage, from Prefect's task runs
     example_sql: str = EXAMPLE_SQL
@@ -63,7 +63,7 @@ def render_markdown(report: RunReport) -> str:
         lines += [f"| {reason} | {count} |" for reason, count in report.reject_reasons] + [""]
     lines += ["**Documents per language (warehouse)**", ""]
     lines += [line + "  " for line in bar_chart(report.languages)] + [""]
-    lines += ["**Top entities (warehouse)**", "", "| entity | label | documents |", "|---|---|---:|"]
+    lines += ["**Top entities (this run's documents)**", "", "| entity | label | documents |", "|---|---|---:|"]
     lines += [f"| {name} | {label} | {docs} |" for _, label, name, docs in report.top_entities]
     if report.stage_seconds:
         lines += ["", "**Time per stage (seconds busy)**", ""]
@@ -109,7 +109,7 @@ def report_stage(session: Warehouse, run_id: str, seen: int, skipped: int,
         reject_reasons=session.reject_reasons(run_id),
         duplicates=session.run_duplicates(run_id),
         languages=session.documents_per_language(),
-        top_entities=session.top_entities(),
+        top_entities=session.top_entities(run_id),
         documents_total=session.table_counts()["documents"],
         stage_seconds=stage_seconds(task_runs),
     )

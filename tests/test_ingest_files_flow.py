@@ -72,11 +72,14 @@ def test_entities_and_views_are_queryable(db_path: Path, inbox: Path) -> None:
 
 
 def test_second_run_adds_nothing(db_path: Path, inbox: Path) -> None:
-    run(inbox)
+    first = run(inbox)
     before = counts(db_path)
     report = run(inbox)
     assert counts(db_path) == before
     assert (report.files_seen, report.files_unchanged, report.documents_new) == (5, 5, 0)
+    # The report's top entities are those of the documents its run added (none the second time).
+    assert {"moscow", "ukraine"} <= {key for key, *_ in first.top_entities}
+    assert report.top_entities == []
     runs = query(db_path, "select status, files_unchanged from runs order by started_at")
     assert runs == [("completed", 0), ("completed", 5)]
 
