@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import os
 import shutil
+import signal
 import subprocess
 import sys
 import threading
@@ -124,12 +125,15 @@ def test_ctrl_c_stops_the_run_quietly_and_the_next_run_marks_it_crashed(
         [sys.executable, "-m", "cli", "run", "--inbox", str(inbox), "--db", str(db),
          "--batch-size", "20"],
         env=env, cwd=db.parent, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
-        encoding="utf-8", errors="replace", start_new_session=True)
+        encoding="utf-8", errors="replace", start_new_session=True,
+        # A terminal's foreground job: when the suite itself runs as a background job, SIGINT
+        # is ignored and a child would inherit that, so it would never see the Ctrl-C
+        preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
     progress = db.with_name(db.name + ".progress.json")
     deadline = time.monotonic() + 120
     while not progress.exists() and time.monotonic() < deadline and child.poll() is None:
         time.sleep(0.2)  # the first batch is in: interrupt mid-run
-    child.send_signal(2)  # SIGINT, as Ctrl-C in a terminal
+    child.send_signal(signal.SIGINT)  # as Ctrl-C in a terminal
     code, out = finish(child)
     assert code == 130, out[-3000:]
     assert "interrupted: stopped" in out and "Logging error" not in out
