@@ -52,16 +52,37 @@ def ingest(db_path: Path, batch_size: int, workers: int | None) -> tuple[object,
     return report, seconds, time.perf_counter() - started
 
 
-def warm_up(db_path: Path) -> None:
-    """Start Prefect's temporary server and load the models in this process (the seeds, in
-    the flow's own process), so neither timed run pays for what the other then reuses."""
+def warm_up(workdir: Path) -> None:
+    """Start Prefect's temporary server with a run over an empty inbox, so that neither timed
+    run pays for it. No model is loaded here: each run's processes load their own, as under
+    `corpus run` (see warm_models)."""
     from flows.ingest_files import ingest_files
     from flows.params import IngestFilesParams
     from warehouse.settings import get_settings
 
     settings = get_settings()
-    settings.warehouse.db_path = db_path
-    ingest_files(IngestFilesParams(inbox=[str(ROOT / "seeds")]), settings=settings)
+    settings.warehouse.db_path = workdir / "empty.duckdb"
+    (workdir / "empty").mkdir()
+    ingest_files(IngestFilesParams(inbox=[str(workdir / "empty")]), settings=settings)
+
+
+def warm_models(workers: int) -> None:
+    """Load the entity models where a run of `workers` tags (the pool's workers, or this
+    process for one), by tagging the seeds there, and stop a pool that one worker does not
+    use, so that each timed run holds what `corpus run` would hold and no more."""
+    from tasks.entities import tag_entities
+    from tasks.language import detect_language
+    from tasks.pool import MIN_POOLED_WEIGHT, map_chunks, shutdown
+
+    items = []
+    for path in sorted((ROOT / "seeds").glob("*.txt")):
+        text = path.read_text(encoding="utf-8")
+        items.append((path.name, text, detect_language(text, 20, 0.5)[0]))
+    if workers > 1:
+        map_chunks(tag_entities, items, workers, lambda _: MIN_POOLED_WEIGHT)
+    else:
+        shutdown()
+        tag_entities(items)
 
 
 def entity_floor(db_path: Path, workers: int) -> tuple[float, int]:
@@ -75,7 +96,7 @@ def entity_floor(db_path: Path, workers: int) -> tuple[float, int]:
         items = reads.con.execute(
             "select doc_id, text, language from documents order by doc_id").fetchall()
     words = sum(len(text.split()) for _, text, _ in items)
-    map_chunks(tag_entities, items[: 4 * workers], workers, lambda item: len(item[1]))  # warm
+    warm_models(workers)
     started = time.perf_counter()
     map_chunks(tag_entities, items, workers, lambda item: len(item[1]))
     return time.perf_counter() - started, words
@@ -95,15 +116,20 @@ def main() -> int:
 
     workers = args.workers or get_settings().runners.workers or 1
     workdir = Path(tempfile.mkdtemp(prefix="corpusflow-bench-"))
-    warm_up(workdir / "seeds.duckdb")
+    warm_up(workdir)
     runs = {}
     for name, count in (("default", workers), ("one worker", 1)):
         db_path = (args.keep if name == "default" and args.keep else workdir / f"{count}.duckdb")
+        warm_models(count)
         sampler = TreePeak(os.getpid())
         sampler.start()
+        time.sleep(0.2)  # the first sample: CPU seconds before the run
+        cpu_before = dict(sampler.process_cpu)
         report, seconds, again = ingest(db_path, args.batch_size, count)
         sampler.stop.set()
         sampler.join()
+        sampler.cpu_used = {pid: cpu - cpu_before.get(pid, 0.0)
+                            for pid, cpu in sampler.process_cpu.items()}
         runs[name] = (db_path, report, seconds, again, sampler)
     db_path, report = runs["default"][0], runs["default"][1]
     one_core, words = entity_floor(db_path, 1)
@@ -123,6 +149,15 @@ def main() -> int:
         print(f"{label:34}{run_report.documents_new / seconds:8.1f}{seconds:9.1f}"
               f"{(sampler.run_peak + sampler.server_peak) / 2**20:9.0f}"
               f"{sampler.server_peak / 2**20:10.0f}{again:9.1f}")
+    for name, (_, _, _, _, sampler) in runs.items():
+        own = sampler.process_peaks.get(os.getpid(), 0)
+        others = sorted((peak for pid, peak in sampler.process_peaks.items()
+                         if pid != os.getpid()), reverse=True)
+        print(f"  {name}: peak of this process {own / 2**20:.0f} MB; of each other process"
+              f" (server, workers) {', '.join(f'{peak / 2**20:.0f}' for peak in others)} MB")
+        cpu = sorted(sampler.cpu_used.items(), key=lambda kv: kv[0] != os.getpid())
+        print(f"  {name}: CPU seconds, this process first: "
+              f"{', '.join(f'{seconds:.1f}' for _, seconds in cpu)}")
     print(f"{'entities alone, one core':34}{documents / one_core:8.1f}{one_core:9.1f}"
           f"   ({words / one_core:,.0f} words/s)")
     print(f"{f'entities alone, {workers} cores (floor)':34}{documents / all_cores:8.1f}"

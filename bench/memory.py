@@ -82,6 +82,8 @@ class TreePeak(threading.Thread):
         self.root = psutil.Process(pid)
         self.stop = threading.Event()
         self.run_peak = self.server_peak = 0
+        self.process_peaks: dict[int, int] = {}  # each process's own peak, by pid
+        self.process_cpu: dict[int, float] = {}  # each process's CPU seconds, last seen
 
     def run(self) -> None:
         while not self.stop.is_set():
@@ -89,6 +91,10 @@ class TreePeak(threading.Thread):
             try:
                 for process in [self.root, *self.root.children(recursive=True)]:
                     rss = process.memory_info().rss
+                    self.process_peaks[process.pid] = max(
+                        self.process_peaks.get(process.pid, 0), rss)
+                    times = process.cpu_times()
+                    self.process_cpu[process.pid] = times.user + times.system
                     if "uvicorn" in " ".join(process.cmdline()) or _is_server(process):
                         server_rss += rss
                     else:

@@ -24,8 +24,10 @@ def task_runner(settings: RunnerSettings) -> TaskRunner:
         return DaskTaskRunner(cluster_kwargs={
             "n_workers": settings.workers, "threads_per_worker": 1, "processes": True,
             "dashboard_address": None})
-    # One thread: spaCy pipelines are not shared between threads safely.
-    return ThreadPoolTaskRunner(max_workers=1)
+    # With a tagging pool, a second thread cleans and detects the language of the next batch
+    # while the first waits on the pool for this batch's entities: the pool never waits for
+    # them. Without one, one thread (the tagger takes one caller at a time anyway).
+    return ThreadPoolTaskRunner(max_workers=2 if (settings.workers or 1) > 1 else 1)
 
 
 def batches_in_flight(settings: RunnerSettings) -> int:

@@ -90,6 +90,41 @@ def test_detect_language_is_repeatable() -> None:
     assert len({detect_language(text, 30, 0.8) for _ in range(5)}) == 1
 
 
+SAME_AS_LANGDETECT = [
+    "The government said on Monday that the new budget would cut taxes for families.",
+    "KYIV, March 3 (Reuters) - UKRAINE SAYS RUSSIAN FORCES SHELLED THE CITY OVERNIGHT",
+    "Il presidente del Consiglio ha incontrato a Roma i sindacati per discutere della manovra.",
+    "Die Bundesregierung hat am Dienstag ein neues Gesetz zur Energiepolitik beschlossen.",
+    "Le gouvernement français a présenté mercredi un projet de loi sur les retraites.",
+    "El Gobierno de España aprobó ayer una reforma de la ley de vivienda en Madrid.",
+    "Rząd przyjął we wtorek projekt ustawy o podwyżkach dla nauczycieli w całej Polsce.",
+    "Türkiye'de hükümet, asgari ücrete yeni bir zam yapılacağını açıkladı.",
+    "أعلنت الحكومة يوم الاثنين عن خطة جديدة لدعم الأسر ذات الدخل المحدود",
+    "Tiếng Việt có dấu: Chính phủ công bố kế hoạch mới vào thứ Hai.",
+    "中国政府周一宣布了一项新的经济刺激计划 and some English words mixed in",
+    "Ukraine  -- a text with URLs https://example.org/a?b=c and mail a.b@example.org in it",
+]
+
+
+@pytest.mark.parametrize("text", SAME_AS_LANGDETECT)
+def test_language_detector_gives_exactly_what_langdetect_gives(text: str) -> None:
+    """tasks.language's cheaper detector: the same languages and the same probabilities, to
+    the last bit, as langdetect's own (seeded alike), or the same error."""
+    import langdetect
+
+    from tasks.language import detect_langs
+
+    def outcome(detect: object) -> object:
+        try:
+            return [(found.lang, found.prob) for found in detect(text)]  # type: ignore[operator]
+        except langdetect.lang_detect_exception.LangDetectException as error:
+            return str(error)
+
+    ours = outcome(detect_langs)
+    assert ours == outcome(langdetect.detect_langs)
+    assert isinstance(ours, list) and ours, ours
+
+
 def test_stage_seconds_and_bar_chart() -> None:
     from tasks.report import bar_chart, stage_seconds
 
