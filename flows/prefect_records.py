@@ -4,25 +4,45 @@ stage timings read back for the report, and earlier runs the warehouse found dea
 
 from __future__ import annotations
 
+import time
+
 from prefect import get_run_logger
 from prefect.artifacts import create_markdown_artifact
 from prefect.client.orchestration import get_client
 from prefect.client.schemas.filters import FlowRunFilter, FlowRunFilterId
+from prefect.context import FlowRunContext
 from prefect.states import Crashed
 
 from tasks.report import RunReport, render_markdown
 
 
-def task_run_times(flow_run_id: str) -> list[tuple[str, float]]:
-    """(name, run time) of this flow run's task runs so far, as the Prefect API records them
-    (informational: a busy server may drop some records)."""
+def task_run_times(flow_run_id: str, wait_s: float = 10.0) -> list[tuple[str, float]]:
+    """(name, run time) of this flow run's task runs so far, as the Prefect API records them.
+    The server records a task run from events it receives asynchronously, so the last ones
+    (the last batch's load, typically) can be missing or unfinished for a moment after they
+    ended: wait up to `wait_s` for as many finished records as this process started task runs
+    (Prefect's own count of them), then take what is there (the figures are informational)."""
+    context = FlowRunContext.get()
+    started = sum(count + 1 for count in (context.task_run_dynamic_keys.values() if context
+                                          else ()) if isinstance(count, int))
+    deadline = time.monotonic() + wait_s
+    while True:
+        runs = _task_runs(flow_run_id)
+        finished = [run for run in runs if run.state_type and run.state_type.value in (
+            "COMPLETED", "FAILED", "CRASHED", "CANCELLED")]
+        if len(finished) >= started or time.monotonic() > deadline:
+            return [(run.name, run.total_run_time.total_seconds()) for run in runs]
+        time.sleep(0.2)
+
+
+def _task_runs(flow_run_id: str) -> list:
     found, offset = [], 0
     with get_client(sync_client=True) as client:
         while True:
             runs = client.read_task_runs(
                 flow_run_filter=FlowRunFilter(id=FlowRunFilterId(any_=[flow_run_id])),
                 limit=200, offset=offset)
-            found += [(run.name, run.total_run_time.total_seconds()) for run in runs]
+            found += runs
             if len(runs) < 200:
                 return found
             offset += 200

@@ -162,7 +162,7 @@ def child_env(api_url: str, home: Path) -> dict[str, str]:
     return env
 
 
-Event = tuple[float, str, str]  # (arrival time, task stage, "start" or "end")
+Event = tuple[float, str, str, str]  # (arrival time, task run name, stage, "start" or "end")
 
 
 @dataclass
@@ -185,7 +185,8 @@ class Child:
         self.arrivals.put(None)
 
     def events(self) -> Iterator[Event]:
-        """Task runs starting and ending, as the log shows them, until it ends."""
+        """Task runs starting and ending, as the log shows them, until it ends: (time, task run
+        name, stage, "start" or "end")."""
         deadline = time.monotonic() + RUN_TIMEOUT_S
         while True:
             try:
@@ -196,7 +197,7 @@ class Child:
             if item is None:
                 return
             if event := task_event(item[1]):
-                yield item[0], event[1], event[2]
+                yield item[0], *event
 
     def kill(self) -> None:
         """SIGKILL the whole process group (whoever writes the file), reap it, read its log."""
@@ -394,13 +395,13 @@ def reference_run(runner: Runner, db: Path) -> dict[str, float]:
     """Run the ingest uninterrupted; the median seconds each aimed-at stage takes on this
     machine, now (a kill waits a random fraction of it, so it lands inside the task)."""
     child = runner.start(db)
-    started: dict[str, float] = {}
+    started: dict[str, float] = {}  # by task run: two batches' stages may overlap
     durations: dict[str, list[float]] = {stage: [] for stage in STAGES}
-    for at, stage, event in child.events():
+    for at, name, stage, event in child.events():
         if stage in durations and event == "start":
-            started[stage] = at
+            started[name] = at
         elif stage in durations:
-            durations[stage].append(at - started.pop(stage))
+            durations[stage].append(at - started.pop(name))
     assert child.finish() == 0, f"the reference run failed:\n{child.tail()}"
     return {stage: statistics.median(seconds) for stage, seconds in durations.items()}
 
@@ -420,7 +421,7 @@ def kill_at(runner: Runner, trial: Trial, db: Path) -> str | None:
     before = committed_batches(db)
     child = runner.start(db)
     starts = 0
-    for at, stage, event in child.events():
+    for at, _, stage, event in child.events():
         starts += (stage, event) == (trial.stage, "start")
         if starts == trial.occurrence:
             time.sleep(max(0.0, at + trial.delay_s - time.monotonic()))
