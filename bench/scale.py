@@ -55,7 +55,7 @@ class PeakMemory(threading.Thread):
         super().__init__(daemon=True)
         self.stop = threading.Event()
         self.peaks = {"flow process": 0, "workers": 0, "pipeline (flow + workers)": 0,
-                      "prefect server": 0}
+                      "prefect server": 0, "whole tree (pipeline + server)": 0}
         self.timeline: list[tuple[float, int]] = []  # (seconds since start, pipeline RSS)
 
     def run(self) -> None:
@@ -74,7 +74,8 @@ class PeakMemory(threading.Thread):
                     workers += rss
             for name, value in (("flow process", own), ("workers", workers),
                                 ("pipeline (flow + workers)", own + workers),
-                                ("prefect server", server)):
+                                ("prefect server", server),
+                                ("whole tree (pipeline + server)", own + workers + server)):
                 self.peaks[name] = max(self.peaks[name], value)
             self.timeline.append((time.perf_counter() - started, own + workers))
             time.sleep(0.25)
@@ -133,8 +134,9 @@ def main() -> int:
     from flows.ingest_files import ingest_files
     from flows.params import IngestFilesParams
     from flows.runners import task_runner
+    from warehouse.settings import get_settings
 
-    flow = ingest_files.with_options(task_runner=task_runner())
+    flow = ingest_files.with_options(task_runner=task_runner(get_settings().runners))
     params = IngestFilesParams(inbox=[str(inbox)], batch_size=args.batch_size)
     memory = PeakMemory()
     memory.start()

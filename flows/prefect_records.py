@@ -32,7 +32,7 @@ def task_run_times(flow_run_id: str, wait_s: float = 10.0) -> list[tuple[str, fl
             "COMPLETED", "FAILED", "CRASHED", "CANCELLED")]
         if len(finished) >= started or time.monotonic() > deadline:
             return [(run.name, run.total_run_time.total_seconds()) for run in runs]
-        time.sleep(0.2)
+        time.sleep(0.5)  # gently: several runs may share a busy server
 
 
 def _task_runs(flow_run_id: str) -> list:
