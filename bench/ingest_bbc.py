@@ -73,11 +73,14 @@ def warm_models(workers: int) -> None:
     from tasks.entities import tag_entities
     from tasks.language import detect_language
     from tasks.pool import MIN_POOLED_WEIGHT, map_chunks, shutdown
+    from warehouse.settings import get_settings
 
+    language = get_settings().language
     items = []
     for path in sorted((ROOT / "seeds").glob("*.txt")):
         text = path.read_text(encoding="utf-8")
-        items.append((path.name, text, detect_language(text, 20, 0.5)[0]))
+        code, _ = detect_language(text, language.min_letters, language.min_prob)
+        items.append((path.name, text, code))
     if workers > 1:
         map_chunks(tag_entities, items, workers, lambda _: MIN_POOLED_WEIGHT)
     else:
@@ -123,13 +126,10 @@ def main() -> int:
         warm_models(count)
         sampler = TreePeak(os.getpid())
         sampler.start()
-        time.sleep(0.2)  # the first sample: CPU seconds before the run
-        cpu_before = dict(sampler.process_cpu)
+        time.sleep(0.2)  # a first sample of every process before the run starts
         report, seconds, again = ingest(db_path, args.batch_size, count)
         sampler.stop.set()
         sampler.join()
-        sampler.cpu_used = {pid: cpu - cpu_before.get(pid, 0.0)
-                            for pid, cpu in sampler.process_cpu.items()}
         runs[name] = (db_path, report, seconds, again, sampler)
     db_path, report = runs["default"][0], runs["default"][1]
     one_core, words = entity_floor(db_path, 1)
@@ -155,7 +155,7 @@ def main() -> int:
                          if pid != os.getpid()), reverse=True)
         print(f"  {name}: peak of this process {own / 2**20:.0f} MB; of each other process"
               f" (server, workers) {', '.join(f'{peak / 2**20:.0f}' for peak in others)} MB")
-        cpu = sorted(sampler.cpu_used.items(), key=lambda kv: kv[0] != os.getpid())
+        cpu = sorted(sampler.cpu_used().items(), key=lambda kv: kv[0] != os.getpid())
         print(f"  {name}: CPU seconds, this process first: "
               f"{', '.join(f'{seconds:.1f}' for _, seconds in cpu)}")
     print(f"{'entities alone, one core':34}{documents / one_core:8.1f}{one_core:9.1f}"

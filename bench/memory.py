@@ -84,6 +84,7 @@ class TreePeak(threading.Thread):
         self.run_peak = self.server_peak = 0
         self.process_peaks: dict[int, int] = {}  # each process's own peak, by pid
         self.process_cpu: dict[int, float] = {}  # each process's CPU seconds, last seen
+        self.first_cpu: dict[int, float] = {}  # and when first seen
 
     def run(self) -> None:
         while not self.stop.is_set():
@@ -95,6 +96,7 @@ class TreePeak(threading.Thread):
                         self.process_peaks.get(process.pid, 0), rss)
                     times = process.cpu_times()
                     self.process_cpu[process.pid] = times.user + times.system
+                    self.first_cpu.setdefault(process.pid, times.user + times.system)
                     if "uvicorn" in " ".join(process.cmdline()) or _is_server(process):
                         server_rss += rss
                     else:
@@ -104,6 +106,11 @@ class TreePeak(threading.Thread):
             self.run_peak = max(self.run_peak, run_rss)
             self.server_peak = max(self.server_peak, server_rss)
             time.sleep(0.05)
+
+
+    def cpu_used(self) -> dict[int, float]:
+        """CPU seconds each process used while sampled (from its first sample)."""
+        return {pid: cpu - self.first_cpu[pid] for pid, cpu in self.process_cpu.items()}
 
 
 def _is_server(process: psutil.Process) -> bool:
