@@ -76,6 +76,11 @@ class ParsedArticle(BaseModel):
     # What reading had to repair or drop (e.g. an impossible date header); cleaning puts these
     # first in the document's `cleaning` notes.
     repairs: list[str] = Field(default_factory=list)
+    encoding_rule: str | None = None  # which rule of tasks/decode.py chose `encoding`
+    updated: dt.date | None = None  # the last update the page states, apart from `published`
+    updated_precision: Precision | None = None
+    updated_source: str | None = None
+    truncated: bool = False  # a paywall teaser kept because it is the article's real lead
 
 
 class Reject(BaseModel):
@@ -120,6 +125,11 @@ class Document(BaseModel):
     extractor: str | None = None
     language: str = "und"
     language_prob: float = 0.0
+    encoding_rule: str | None = None
+    updated: dt.date | None = None
+    updated_precision: Precision | None = None
+    updated_source: str | None = None
+    truncated: bool = False
 
 
 class Duplicate(BaseModel):
