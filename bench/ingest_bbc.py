@@ -70,7 +70,7 @@ def warm_models(workers: int) -> None:
     """Load the entity models where a run of `workers` tags (the pool's workers, or this
     process for one), by tagging the seeds there, and stop a pool that one worker does not
     use, so that each timed run holds what `corpus run` would hold and no more."""
-    from tasks.entities import tag_entities
+    from tasks.ner import tag_entities
     from tasks.language import detect_language
     from tasks.pool import MIN_POOLED_WEIGHT, map_chunks, shutdown
     from warehouse.settings import get_settings
@@ -89,9 +89,9 @@ def warm_models(workers: int) -> None:
 
 
 def entity_floor(db_path: Path, workers: int) -> tuple[float, int]:
-    """Seconds for the entity stage alone (model and rules, tasks.entities.tag_entities) over
+    """Seconds for the entity stage alone (model and rules, tasks.ner.tag_entities) over
     the stored documents' texts on `workers` processes, and the number of words."""
-    from tasks.entities import tag_entities
+    from tasks.ner import tag_entities
     from tasks.pool import map_chunks
     from warehouse.session import read_session
 

@@ -1,6 +1,6 @@
 """Entity benchmark of the whole pipeline: precision, recall, F1 (exact span and type) and speed.
 
-Scores what a user's documents get: `tasks.entities.tag_entities`, the pipeline's own entity stage
+Scores what a user's documents get: `tasks.ner.tag_entities`, the pipeline's own entity stage
 (model, dateline rule, gazetteer, document consistency, span trimming), on gold tokens joined by
 single spaces (none after an elision such as Italian "l'", as printed), PER / ORG / LOC (gold
 MISC and predicted MISC are left out):
@@ -294,7 +294,7 @@ def load_units(path: Path, unit: str) -> list[Unit]:
 
 
 def evaluate_pipeline(units: list[Unit], language: str, models: dict[str, str]) -> dict:
-    from tasks.entities import load_tagger, tag_entities
+    from tasks.ner import load_tagger, tag_entities
 
     load_tagger(language, models.get(language))  # loading is not part of the speed figure
     tag_entities([("warm-up", units[0].text, language)], models)
@@ -347,7 +347,7 @@ def print_errors(res: dict, sample: int) -> None:
 def bbc_speed(data_dir: Path, models: dict[str, str], limit: int) -> dict | None:
     """Words per second of the entity stage on BBC news articles (English, whole documents):
     the speed target is stated on this text, longer than the dev sets' sentences."""
-    from tasks.entities import load_tagger, tag_entities
+    from tasks.ner import load_tagger, tag_entities
 
     files = sorted((data_dir / "bbc-news").glob("*/*.txt"))[: limit or 1000]
     if not files:
@@ -364,7 +364,7 @@ def bbc_speed(data_dir: Path, models: dict[str, str], limit: int) -> dict | None
 
 
 def run_pipeline_benchmark(args) -> list[str]:
-    from tasks import entities
+    from tasks import ner as entities
 
     if args.without_gazetteer:
         entities.ruler_patterns = lambda language: []  # the gazetteer's net value: none of it

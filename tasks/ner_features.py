@@ -17,7 +17,7 @@ MultiHashEmbed with those columns added: the cluster at several prefix lengths, 
 the form as written and of its lower-case form (a sentence-initial "Witnesses" is common in
 lower case; "Paris" is not).
 
-Importing this module registers the architecture; tasks/entities.py and bench/ner_eval.py do it
+Importing this module registers the architecture; tasks/ner.py and bench/ner_eval.py do it
 before loading a bundled model.
 """
 

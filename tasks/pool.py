@@ -11,15 +11,33 @@ work runs in the caller's process, as it always did.
 
 from __future__ import annotations
 
+import importlib
 import multiprocessing
 import threading
 from collections.abc import Callable, Sequence
 from concurrent.futures import ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
+from dataclasses import dataclass
 from typing import Any, TypeVar
 
 Item = TypeVar("Item")
 Result = TypeVar("Result")
+
+
+
+@dataclass(frozen=True)
+class ByName:
+    """A module-level function named by its module and name, imported where it is called. A
+    pickled function makes its caller import its module; this makes only the process that runs
+    it import it (the flow's process hands texts to workers that tag them, and need not load
+    spaCy itself)."""
+
+    module: str
+    name: str
+
+    def __call__(self, *args: Any) -> Any:
+        return getattr(importlib.import_module(self.module), self.name)(*args)
+
 
 _lock = threading.Lock()
 _pool: ProcessPoolExecutor | None = None
@@ -65,11 +83,11 @@ def _discard(pool: ProcessPoolExecutor) -> None:
 MIN_POOLED_WEIGHT = 100_000
 
 
-def map_chunks(work: Callable[..., list[Result]], items: Sequence[Item], workers: int,
+def map_chunks(work: Callable[..., list[Result]] | ByName, items: Sequence[Item], workers: int,
                weight: Callable[[Item], int], *args: Any) -> list[Result]:
     """`work(chunk, *args)` over chunks of `items` on `workers` processes, the results joined in
     item order; `work` must return one list per chunk and be importable by the workers (a
-    module-level function). A worker that dies (killed for memory, say) fails this call and the
+    module-level function, or its ByName). A worker that dies (killed for memory, say) fails this call and the
     pool is replaced for the next one."""
     if (workers <= 1 or len(items) < 2
             or (_pool is None and sum(map(weight, items)) < MIN_POOLED_WEIGHT)):

@@ -10,8 +10,8 @@ from pathlib import Path
 import pytest
 import spacy
 
-from tasks import entities
-from tasks.entities import (
+from tasks import ner as entities
+from tasks.ner import (
     GAZETTEER_DIR,
     GAZETTEER_VERSION,
     load_gazetteer,
@@ -153,7 +153,7 @@ def test_named_but_missing_model_falls_back_with_a_warning(
     caplog: pytest.LogCaptureFixture,
 ) -> None:
     models = {"en": "en_core_web_not_installed"}
-    with caplog.at_level(logging.WARNING, logger="tasks.entities"):
+    with caplog.at_level(logging.WARNING, logger="tasks.ner"):
         mentions = tag_entities([("doc", "Putin spoke.", "en")], models=models)
     warning = "ner model 'en_core_web_not_installed' for 'en' is not installed; using the bundled"
     assert f"{warning} tagger" in caplog.text
@@ -228,7 +228,7 @@ def test_gazetteer_changes_bump_the_version() -> None:
     for name in ("entities.jsonl", "titles.jsonl"):
         digest.update((GAZETTEER_DIR / name).read_bytes())
     assert (GAZETTEER_VERSION, digest.hexdigest()) == PINNED_GAZETTEER, (
-        "tasks/gazetteer/ changed: bump GAZETTEER_VERSION in tasks/entities.py and set "
+        "tasks/gazetteer/ changed: bump GAZETTEER_VERSION in tasks/ner.py and set "
         f"PINNED_GAZETTEER in this file to (<new version>, {digest.hexdigest()!r})"
     )
 
@@ -319,7 +319,7 @@ def test_seeds_default_pipeline_has_no_known_wrong_mentions(
 
 
 def test_a_long_text_is_tagged_in_pieces_with_offsets_into_the_whole() -> None:
-    from tasks.entities import PIECE_CHARS, pieces
+    from tasks.ner import PIECE_CHARS, pieces
 
     sentence = "Ukrainian President Volodymyr Zelensky met Joe Biden in Washington on Friday.\n"
     text = sentence * (3 * PIECE_CHARS // len(sentence))

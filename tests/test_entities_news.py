@@ -1,4 +1,4 @@
-"""The news rules of the entity stage (tasks/entities.py), on sentences written for these tests.
+"""The news rules of the entity stage (tasks/ner.py), on sentences written for these tests.
 
 Two tiers: each rule as a spaCy component on a blank pipeline whose "model" entities the test sets
 by hand (so the rule alone is under test), then the default pipeline (bundled model + rules) on
@@ -11,8 +11,8 @@ import pytest
 import spacy
 from spacy.tokens import Doc, Span
 
-from tasks import entities
-from tasks.entities import (
+from tasks import ner as entities
+from tasks.ner import (
     CONSISTENCY_PIPE,
     DATELINES_PIPE,
     dateline_place,

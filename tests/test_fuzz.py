@@ -24,7 +24,7 @@ from tasks.clean import clean_text, text_hash, text_key
 from tasks.dates import published_day
 from tasks.decode import BinaryContent, decode, decode_cut_short
 from tasks.feeds import DiscoveryError, parse_feed, parse_sitemap
-from tasks.entities import tag_entities
+from tasks.ner import tag_entities
 from tasks.parse import (
     FORMATS,
     Fail,

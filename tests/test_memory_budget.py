@@ -9,7 +9,7 @@ import pytest
 
 from tasks.parse import Limits, parse_file
 from warehouse.records import Candidate, source_id_for
-from warehouse.settings import Settings
+from warehouse.settings import RunnerSettings, Settings
 
 
 def candidate(path: Path) -> Candidate:
@@ -23,8 +23,11 @@ def test_a_smaller_budget_sets_smaller_limits_and_explicit_settings_win(
     assert small.files.max_text_chars < big.files.max_text_chars
     assert small.files.max_batch_bytes < big.files.max_batch_bytes
     assert small.extract.max_page_bytes < big.extract.max_page_bytes
-    assert (small.warehouse.duckdb_memory_limit, big.warehouse.duckdb_memory_limit) == (
-        "62MB", "384MB")
+    one, pooled = (Settings(memory_budget_mb=1536, runners=RunnerSettings(workers=workers))
+                   for workers in (1, 2))
+    # A pool's tagging workers take their share of the budget out of DuckDB's.
+    assert (small.warehouse.duckdb_memory_limit, one.warehouse.duckdb_memory_limit,
+            pooled.warehouse.duckdb_memory_limit) == ("62MB", "384MB", "156MB")
     monkeypatch.setenv("CORPUSFLOW_MAX_TEXT_CHARS", "123456")
     monkeypatch.setenv("CORPUSFLOW_DUCKDB_MEMORY_LIMIT", "1GB")
     chosen = Settings(memory_budget_mb=512)

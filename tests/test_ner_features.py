@@ -8,7 +8,7 @@ import numpy
 import spacy
 from spacy.training import Example
 
-from tasks import entities
+from tasks import ner as entities
 from tasks.ner_features import (
     CLUSTER_TABLE,
     FREQ_TABLE,

@@ -12,7 +12,7 @@ import spacy
 from flows.ingest_files import ingest_files
 from flows.params import IngestFilesParams
 from flows.retag import RetagParams, retag_entities
-from tasks.entities import GAZETTEER_VERSION, tagger_name
+from tasks.ner import GAZETTEER_VERSION, tagger_name
 
 pytestmark = pytest.mark.usefixtures("prefect_server")
 

@@ -411,7 +411,7 @@ def cmd_train(lang: str, mix: str, max_steps: int | None, seed: int = 0,
 
 
 def stamp_meta(model_dir: Path, lang: str) -> None:
-    """Name a training output a corpusflow model, so tasks/entities.py runs it with the news
+    """Name a training output a corpusflow model, so tasks/ner.py runs it with the news
     rules when CORPUSFLOW_NER_MODELS (or bench/ner_eval.py --en/--it) points at it."""
     meta_path = model_dir / "meta.json"
     meta = json.loads(meta_path.read_text(encoding="utf-8"))

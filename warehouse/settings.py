@@ -42,7 +42,8 @@ class WarehouseSettings(BaseSettings):
         description="DuckDB's memory limit per connection (its own default is 80% of the "
         "machine's memory, which its page cache fills as the warehouse grows); larger sorts and "
         "joins spill to `<db>.tmp`. None: a quarter of the memory budget, at most the budget "
-        "less 450 MB (62 MB at 512).",
+        "less 450 MB (62 MB at 512); with a pool of tagging workers, a sixth of what they "
+        "leave of the budget (156 MB at 1536 with two).",
     )
 
 
@@ -287,21 +288,33 @@ class Settings(BaseSettings):
         # (its mentions, ~1 KB each, dominate), many small records ~20 KB each, and an HTML page
         # ~25 bytes per byte while lxml and trafilatura read it.
         free = max(self.memory_budget_mb - 450, 64) * 2**20
-        if self.warehouse.duckdb_memory_limit is None:  # what is left of a small budget
-            self.warehouse.duckdb_memory_limit = (
-                f"{max(32, min(self.memory_budget_mb // 4, self.memory_budget_mb - 450))}MB")
+        if self.runners.workers is None:
+            self.runners.workers = min(os.cpu_count() or 1,
+                                       max(1, (self.memory_budget_mb - 600) // 300))
+        if self.warehouse.duckdb_memory_limit is None:
+            share = duckdb_share(self.memory_budget_mb, self.runners.workers)
+            self.warehouse.duckdb_memory_limit = f"{share}MB"
         if self.files.max_text_chars is None:
             self.files.max_text_chars = max(free // 450, 50_000)
         if self.files.max_batch_bytes is None:
             self.files.max_batch_bytes = self.memory_budget_mb * 2**20 // 1000
         if self.files.max_part_records is None:
             self.files.max_part_records = self.memory_budget_mb * 4
-        if self.runners.workers is None:
-            self.runners.workers = min(os.cpu_count() or 1,
-                                       max(1, (self.memory_budget_mb - 600) // 300))
         if self.extract.max_page_bytes is None:
             self.extract.max_page_bytes = free // 25
         return self
+
+
+def duckdb_share(budget_mb: int, workers: int) -> int:
+    """DuckDB's memory limit (MB) in a budget: a quarter of it, at most what the fixed ~450 MB
+    leave of a small one (62 MB at 512). A pool of tagging workers (more than one) takes about
+    300 MB each; DuckDB then gets a sixth of what they leave (156 MB at 1536 with two). Its page
+    cache fills to the limit as the warehouse grows: with 384 MB the flow's process peaked 80 MB
+    higher than with 128 MB over 12,000 files (bench/scale.py), and the whole tree, with the
+    workers and Prefect's server, went over 1.5 GB."""
+    if workers > 1:
+        return max(64, (budget_mb - 300 * workers) // 6)
+    return max(32, min(budget_mb // 4, budget_mb - 450))
 
 
 def get_settings() -> Settings:
