@@ -147,6 +147,11 @@ def stat_files(paths: Iterable[str]) -> list[Candidate]:
     return candidates
 
 
+# The fields stat_inbox sets, one set shared by every InboxFile it makes: pydantic keeps a set of
+# the fields given per instance, and 100,000 files took 158 MB with their own sets, 81 with one.
+_STAT_FIELDS = {"source_id", "locator", "size", "mtime_ns", "root", "path"}
+
+
 def stat_inbox(listed: Iterable[tuple[str, str]]) -> list[InboxFile]:
     """InboxFile per (path, inbox folder); a file that vanished since listing is left out."""
     candidates = []
@@ -154,9 +159,11 @@ def stat_inbox(listed: Iterable[tuple[str, str]]) -> list[InboxFile]:
         if (info := _stat(path)) is None:
             continue
         locator = utf8_name(path)
-        candidates.append(InboxFile(
-            source_id=source_id_for(locator), locator=locator, size=info.st_size,
-            mtime_ns=info.st_mtime_ns, root=root, path=None if locator == path else path))
+        # Not validated: every value is a str or int from the file system, as declared.
+        candidates.append(InboxFile.model_construct(
+            _STAT_FIELDS, source_id=source_id_for(locator), locator=locator,
+            size=info.st_size, mtime_ns=info.st_mtime_ns, root=root,
+            path=None if locator == path else path))
     return candidates
 
 
