@@ -15,15 +15,21 @@ from prefect.cache_policies import NO_CACHE
 
 from tasks.records import Outcome
 from tasks.urls import UrlError, canonicalize_url
-from warehouse.records import CleanArticle, Candidate, ParsedArticle, sha256_hex
+from warehouse.records import Candidate, CleanArticle, ParsedArticle, sha256_hex
 
-# ftfy's defaults straighten curly quotes; analysts want the text as published, so only
-# mojibake and broken characters are fixed.
-_FTFY = ftfy.TextFixerConfig(uncurl_quotes=False, fix_latin_ligatures=False, normalization=None)
+# The stored text is the text as published: ftfy fixes mojibake, HTML entities and broken
+# characters only. Its defaults would also straighten curly quotes, fold ligatures and fold
+# full-width CJK letters, digits and punctuation to ASCII ("ＡＢＣ，" → "ABC,"), which changes
+# what the publisher wrote; text_key folds those for matching instead. NFC is done after the
+# whitespace repairs (_clean_once).
+_FTFY = ftfy.TextFixerConfig(uncurl_quotes=False, fix_latin_ligatures=False,
+                             fix_character_width=False, normalization=None)
 # Passes of clean_text at most: one nearly always, two or three after mojibake.
 _MAX_PASSES = 4
 
-_SPACES = re.compile(r"[ \t\u00a0\u2000-\u200a\u202f\u205f\u3000]+")
+# Runs of Latin spaces become one space; the ideographic space (U+3000) is a full-width
+# character of CJK text, kept as published (text_key folds it).
+_SPACES = re.compile(r"[ \t\u00a0\u2000-\u200a\u202f\u205f]+")
 _ZERO_WIDTH = re.compile(r"[\u200b\u200c\u200d\u2060\ufeff]")
 _BLANK_LINES = re.compile(r"\n\s*\n+")
 _SPACE_AT_QUOTE = re.compile(r"[^\S\n]*([\"'])[^\S\n]*")

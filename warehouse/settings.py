@@ -88,12 +88,14 @@ class LanguageSettings(BaseSettings):
     model_config = _ENV
 
     min_letters: int = Field(
-        30, validation_alias=_env("LANGUAGE_MIN_LETTERS"),
-        description="Texts with fewer letters than this get language 'und'.",
+        20, validation_alias=_env("LANGUAGE_MIN_LETTERS"),
+        description="Texts with fewer letters (letters and combining marks) than this get "
+        "language 'und'.",
     )
     min_prob: float = Field(
-        0.80, validation_alias=_env("LANGUAGE_MIN_PROB"),
-        description="Top langdetect probability below which the language is 'und'.",
+        0.90, validation_alias=_env("LANGUAGE_MIN_PROB"),
+        description="Top langdetect probability below which langdetect is unsure and function "
+        "words may overrule it (never 'und' for this reason; the probability is stored).",
     )
 
 
