@@ -11,15 +11,25 @@ normalised by their sum; precision is averaged over documents with a non-empty p
 truth (tp + fp > 0), recall over documents with tp + fn > 0, and F1 is the harmonic mean of the
 two averages. Confidence intervals are 1.96 × the bootstrap standard deviation, as published.
 
-    .venv/bin/python bench/extraction_benchmark.py [--workers N] [--limit N] [--bootstrap N]
+On trafilatura's own evaluation set (../shared/data/trafilatura-eval) it prints the snippet F1
+as trafilatura's eval gate computes it (a `with` snippet found in the whitespace-normalised
+output is a true positive, missing a false negative; a `without` snippet found a false
+positive; micro-averaged), for the pipeline and for plain trafilatura with the gate's options
+(`--no-reference` skips the latter); title accuracy (exact after whitespace normalisation) on
+the pages with a title and date accuracy on the pages with a date. A rejected page counts as no
+output, no title and no date. EXTRACTION_BENCH_MISSES=<path> writes the title and date misses.
 
-Expected: F1 >= 0.95 (trafilatura 2.0.0 is published at 0.958).
+    .venv/bin/python bench/extraction_benchmark.py [--workers N] [--limit N] [--bootstrap N]
+        [--only benchmark|trafilatura] [--no-reference]
+
+Expected (issue 18): body F1 >= 0.965; snippet F1 >= 0.935 (plain trafilatura 2.3.1: 0.926).
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import os
 import random
 import re
 import statistics
@@ -28,21 +38,26 @@ import time
 from collections import Counter
 from pathlib import Path
 
+import trafilatura
+
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 DATA = ROOT.parent / "shared" / "data" / "extraction-benchmark"
+EVAL = ROOT.parent / "shared" / "data" / "trafilatura-eval"
+MISSES = os.environ.get("EXTRACTION_BENCH_MISSES")  # a path: write the title and date misses
 
-from tasks.extract import (  # noqa: E402 - after the path set-up above
+from tasks.decode import decode
+from tasks.extract import (
     EXTRACTOR_VERSION,
     ExtractionWorkers,
     extract_html,
 )
-from tasks.decode import decode  # noqa: E402
-from tasks.records import UrlArticle  # noqa: E402
-from warehouse.settings import ExtractSettings  # noqa: E402
+from tasks.records import UrlArticle
+from warehouse.settings import ExtractSettings
 
 TOKEN = re.compile(r"\w+", re.UNICODE | re.MULTILINE | re.IGNORECASE | re.DOTALL)
 Counts = tuple[float, float, float]
+Snippets = tuple[int, int, int]  # true positives, false positives, false negatives
 WARM_UP_PAGE = ("<html><head><title>t</title><meta property='article:published_time' "
                 "content='2024-01-01'></head><body><article>" + "<p>Warm-up sentence.</p>" * 20
                 + "</article></body></html>")
@@ -103,40 +118,131 @@ def main() -> int:
     parser.add_argument("--workers", type=int, default=1, help="extraction processes")
     parser.add_argument("--limit", type=int, default=0, help="score only the first N pages")
     parser.add_argument("--bootstrap", type=int, default=1000, help="resamples for the CIs")
+    parser.add_argument("--only", choices=("benchmark", "trafilatura"), default=None,
+                        help="run one of the two sets")
+    parser.add_argument("--no-reference", action="store_true",
+                        help="skip plain trafilatura on the trafilatura set")
     args = parser.parse_args()
-    truth_path = DATA / "ground-truth.json"
-    if not truth_path.exists():
-        print(f"extraction benchmark not found at {DATA} (expected ground-truth.json and html/);"
-              " it lives in ../shared/data, outside the repository", file=sys.stderr)
+    if not (DATA / "ground-truth.json").exists() and not (EVAL / "evaldata.json").exists():
+        print(f"no data at {DATA} or {EVAL}; it lives in ../shared/data, outside the repository",
+              file=sys.stderr)
         return 2
-    truth = json.loads(truth_path.read_text(encoding="utf-8"))
-    items = sorted(truth.items())[: args.limit or None]
-
     config = ExtractSettings(processes=args.workers)
-    rows: list[Counts] = []
-    rejected: Counter[str] = Counter()
     with ExtractionWorkers(config) as workers:
         for _ in range(args.workers):  # first use loads trafilatura's lazy data; time steady state
             workers.read(WARM_UP_PAGE, None)
-        started = time.perf_counter()
-        for item_id, expected in items:
-            result = extract_page(DATA / "html" / f"{item_id}.html", expected.get("url"),
-                                  config, workers)
-            if not isinstance(result, UrlArticle):
-                rejected[result.reason] += 1
-            text = result.text if isinstance(result, UrlArticle) else ""
-            rows.append(tp_fp_fn(expected.get("articleBody", ""), text))
-        elapsed = time.perf_counter() - started
+        print(f"extractor   trafilatura {EXTRACTOR_VERSION} via tasks/extract.py "
+              f"({args.workers} worker{'s' * (args.workers > 1)})")
+        if args.only != "trafilatura" and (DATA / "ground-truth.json").exists():
+            score_benchmark(config, workers, args.limit, args.bootstrap)
+        if args.only != "benchmark" and (EVAL / "evaldata.json").exists():
+            score_trafilatura_set(config, workers, args.limit, not args.no_reference)
+    return 0
 
-    scores, ci = metrics(rows), bootstrap_ci(rows, args.bootstrap)
-    print(f"extractor   trafilatura {EXTRACTOR_VERSION} via tasks/extract.py "
-          f"({args.workers} worker{'s' * (args.workers > 1)})")
+
+def score_benchmark(config: ExtractSettings, workers: ExtractionWorkers, limit: int,
+                    bootstrap: int) -> None:
+    """Body F1 on the 181 pages of the article extraction benchmark."""
+    truth = json.loads((DATA / "ground-truth.json").read_text(encoding="utf-8"))
+    items = sorted(truth.items())[: limit or None]
+    rows: list[Counts] = []
+    rejected: Counter[str] = Counter()
+    started = time.perf_counter()
+    for item_id, expected in items:
+        result = extract_page(DATA / "html" / f"{item_id}.html", expected.get("url"),
+                              config, workers)
+        if not isinstance(result, UrlArticle):
+            rejected[result.reason] += 1
+        text = result.text if isinstance(result, UrlArticle) else ""
+        rows.append(tp_fp_fn(expected.get("articleBody", ""), text))
+    elapsed = time.perf_counter() - started
+    scores, ci = metrics(rows), bootstrap_ci(rows, bootstrap)
+    print("== article extraction benchmark (body F1 over word 4-grams)")
     print(f"pages       {len(rows)}   rejected {sum(rejected.values())} {dict(rejected)}")
     for key in ("precision", "recall", "f1"):
         spread = f" ± {ci[key]:.3f}" if key in ci else ""
         print(f"{key:<11} {scores[key]:.3f}{spread}")
-    print(f"pages/s     {len(rows) / elapsed:.1f}")
-    return 0
+    print(f"pages/s     {len(rows) / elapsed:.1f}   ({1000 * elapsed / len(rows):.0f} ms a page)")
+
+
+# ---------------------------------------------------------------- trafilatura's evaluation set
+
+
+def snippet_counts(item: dict, text: str | None) -> Snippets:
+    """trafilatura's own scoring of one page (tests/eval_common.py): a `with` snippet found in
+    the whitespace-normalised output is a true positive, one missing a false negative; a
+    `without` snippet found is a false positive. No output: every `with` snippet is missed."""
+    found = normalise(text) if text else ""
+    tp = sum(1 for snippet in item["with"] if normalise(snippet) in found) if text else 0
+    fp = sum(1 for snippet in item["without"] if normalise(snippet) in found) if text else 0
+    return tp, fp, len(item["with"]) - tp
+
+
+def snippet_f1(rows: list[Snippets]) -> tuple[float, float, float]:
+    """Micro precision, recall and F1 over all snippets, as trafilatura's eval gate sums them."""
+    tp, fp, fn = (sum(column) for column in zip(*rows, strict=True))
+    precision = tp / (tp + fp) if tp + fp else 0.0
+    recall = tp / (tp + fn) if tp + fn else 0.0
+    return precision, recall, (2 * tp / (2 * tp + fp + fn) if tp else 0.0)
+
+
+def normalise(text: str | None) -> str:
+    return " ".join((text or "").split())
+
+
+def plain_trafilatura(body: bytes) -> str | None:
+    """The reference: trafilatura's defaults with the options of its own eval gate."""
+    try:
+        return trafilatura.extract(body, fast=False, include_comments=False,
+                                   include_tables=True, include_formatting=False)
+    except Exception:  # the gate scores a crash as a full miss
+        return None
+
+
+def score_trafilatura_set(config: ExtractSettings, workers: ExtractionWorkers, limit: int,
+                          reference: bool) -> None:
+    """Snippet F1 (the pipeline's path and, for comparison, plain trafilatura), title and date
+    accuracy on trafilatura's evaluation set."""
+    evaldata = json.loads((EVAL / "evaldata.json").read_text(encoding="utf-8"))
+    items = list(evaldata.items())[: limit or None]
+    ours: list[Snippets] = []
+    plain: list[Snippets] = []
+    titles: list[bool] = []
+    dates: list[bool] = []
+    rejected: Counter[str] = Counter()
+    misses: list[str] = []
+    elapsed = 0.0
+    for url, item in items:
+        path = EVAL / "html" / item["file"]
+        started = time.perf_counter()
+        result = extract_page(path, url, config, workers)
+        elapsed += time.perf_counter() - started
+        article = result if isinstance(result, UrlArticle) else None
+        if article is None:
+            rejected[result.reason] += 1
+        ours.append(snippet_counts(item, article.text if article else None))
+        if reference:
+            plain.append(snippet_counts(item, plain_trafilatura(path.read_bytes())))
+        if normalise(item.get("title")):
+            got = normalise(article.title if article else None)
+            titles.append(got == normalise(item["title"]))
+            if not titles[-1]:
+                misses.append(f"title {item['file']}: {got!r} != {normalise(item['title'])!r}")
+        if (item.get("date") or "").strip():
+            got_date = article.published.isoformat() if article and article.published else None
+            dates.append(got_date == item["date"].strip()[:10])
+            if not dates[-1]:
+                misses.append(f"date  {item['file']}: {got_date} != {item['date']}")
+    print("== trafilatura evaluation set (snippet F1 as its eval gate computes it)")
+    print(f"pages       {len(ours)}   rejected {sum(rejected.values())} {dict(rejected)}")
+    print("pipeline    precision {:.3f}  recall {:.3f}  f1 {:.4f}".format(*snippet_f1(ours)))
+    if plain:
+        print("plain traf. precision {:.3f}  recall {:.3f}  f1 {:.4f}".format(*snippet_f1(plain)))
+    print(f"title       {sum(titles) / len(titles):.3f} exact on {len(titles)} pages with a title")
+    print(f"date        {sum(dates) / len(dates):.3f} exact on {len(dates)} pages with a date")
+    print(f"pages/s     {len(ours) / elapsed:.1f}   ({1000 * elapsed / len(ours):.0f} ms a page)")
+    if MISSES:
+        Path(MISSES).write_text("\n".join(misses) + "\n", encoding="utf-8")
 
 
 def extract_page(path: Path, url: str | None, config: ExtractSettings,

@@ -14,16 +14,20 @@ import stat
 from dataclasses import dataclass
 from pathlib import Path
 
-import trafilatura
 from prefect import task
 from prefect.cache_policies import NO_CACHE
 
 from tasks.dates import published_day
-from tasks.decode import BinaryContent, decode
+from tasks.decode import BinaryContent, decode_with_rule
 from tasks.discover import is_inside, utf8_text
+from tasks.extract import read_page
 from tasks.records import InboxFile, Outcome, part_of
 from warehouse.records import (
-    Candidate, ParsedArticle, Reject, sha256_hex, source_id_for,
+    Candidate,
+    ParsedArticle,
+    Reject,
+    sha256_hex,
+    source_id_for,
 )
 from warehouse.settings import FilesSettings
 
@@ -35,6 +39,8 @@ _URL_LINE = re.compile(r"^\s*(https?://\S+)\s*$")
 _TEXT_FIELDS = ("text", "body", "content", "articleBody", "maintext")
 # A saved page whose main text is shorter than this is a menu, a cookie wall or an index.
 _MIN_HTML_CHARS = 80
+# A headline line: BBC's run to 52 characters; a sentence-long first line is the body's start.
+_MAX_HEADLINE_CHARS, _MAX_HEADLINE_WORDS = 150, 25
 _DATE_FIELDS = ("published", "date", "published_at", "date_publish", "datePublished")
 
 
@@ -81,18 +87,49 @@ def split_txt(text: str) -> dict:
     return fields
 
 
+def take_headline(text: str) -> tuple[str | None, str]:
+    """(headline, body) of a plain text whose first line reads as a headline: short, not a
+    sentence (no final full stop), followed by a blank line and a body (the BBC corpus
+    format). Anything else, the seeds' paragraphs included, is (None, text) unchanged."""
+    first, blank, rest = (text.split("\n", 2) + ["", ""])[:3]
+    headline = first.strip()
+    if (blank.strip() or not rest.strip() or not headline
+            or len(headline) > _MAX_HEADLINE_CHARS or len(headline.split()) > _MAX_HEADLINE_WORDS
+            or _is_sentence(headline)
+            or _URL_LINE.match(headline) or not any(ch.isalpha() for ch in headline)):
+        return None, text
+    return headline, rest.strip()
+
+
+def _is_sentence(line: str) -> bool:
+    # Judged before cleaning, which removes stray NULs and zero-width characters ("end.\x00").
+    line = line.rstrip("\x00\u200b\ufeff ")
+    return line.endswith(".") and not line.endswith("...")
+
+
+def parse_txt(text: str) -> dict:
+    """Fields of a plain-text file: split_txt's, and a headline line as the title."""
+    fields = split_txt(text)
+    fields["title"], fields["text"] = take_headline(fields["text"])
+    return fields
+
+
 def parse_html(text: str) -> dict:
-    """Main text and metadata of a saved web page, via trafilatura (no cross-document cache)."""
-    result = trafilatura.bare_extraction(
-        text, with_metadata=True, deduplicate=False, include_comments=False, favor_precision=False
-    )
-    text = (result.text or "").strip() if result is not None else ""
-    if len(text) < _MIN_HTML_CHARS:
-        raise Fail("no_article_text", f"trafilatura found {len(text)} characters of main text")
-    published, precision = published_day(result.date)
+    """Main text and metadata of a saved web page, read as fetched pages are (read_page)."""
+    page = read_page(text, None)
+    if page.non_article:  # a consent wall, bot wall, paywall teaser or error page, saved
+        raise Fail(page.non_article, page.non_article_detail)
+    if len(page.text) < _MIN_HTML_CHARS:
+        raise Fail("no_article_text", f"trafilatura found {len(page.text)} characters of main text")
+    published, precision = published_day(page.date)
+    updated, updated_precision = published_day(page.updated)
     return {
-        "title": result.title, "text": result.text, "url": result.url, "author": result.author,
-        "site_name": result.sitename, "published": published, "published_precision": precision,
+        "title": page.title, "text": page.text, "url": page.canonical_url, "author": page.author,
+        "site_name": page.site_name, "published": published,
+        "published_precision": page.date_precision or precision,
+        "published_source": page.date_source if published else None,
+        "updated": updated, "updated_precision": page.updated_precision or updated_precision,
+        "updated_source": page.updated_source if updated else None, "truncated": page.truncated,
     }
 
 
@@ -182,7 +219,7 @@ def read_articles(candidate: Candidate, data: bytes, fmt: str, limits: Limits | 
     part = part_of(candidate)
     content_hash = part.file_hash if part else sha256_hex(data)
     try:
-        text, encoding = decode(data, markup=fmt == "html")
+        text, encoding, encoding_rule = decode_with_rule(data, markup=fmt == "html")
     except BinaryContent as error:
         raise Fail("binary_content", f"the file {error}") from None
     if looks_binary(text):
@@ -190,11 +227,12 @@ def read_articles(candidate: Candidate, data: bytes, fmt: str, limits: Limits | 
     if not text.strip():
         raise Fail("empty_text", "the file holds only white space")
     base = {"locator": candidate.locator, "format": fmt, "content_hash": content_hash,
-            "size": candidate.size, "mtime_ns": candidate.mtime_ns, "encoding": encoding}
+            "size": candidate.size, "mtime_ns": candidate.mtime_ns, "encoding": encoding,
+            "encoding_rule": encoding_rule}
     if fmt != "jsonl":
         if fmt == "txt":
             limits.check_text(text)
-        fields = split_txt(text) if fmt == "txt" else parse_html(text)
+        fields = parse_txt(text) if fmt == "txt" else parse_html(text)
         limits.check_text(fields["text"])
         if not fields["text"]:
             raise Fail("empty_text", "nothing left after the date header and URL line")

@@ -224,8 +224,16 @@ class Page(BaseModel):
     date: str | None = None
     date_source: DateSource | None = None
     date_precision: Precision | None = None
+    updated: str | None = None  # the last update the page states (YYYY-MM-DD), apart from `date`
+    updated_source: DateSource | None = None
+    updated_precision: Precision | None = None
     canonical_url: str | None = None
     page_type: str | None = None
+    # tasks.pages.classify_page: why the page is no article (consent_wall, bot_wall,
+    # paywall_teaser, error_page), or None; and whether a kept lead is all the page gave.
+    non_article: str | None = None
+    non_article_detail: str = ""
+    truncated: bool = False
     link_text_ratio: float = 0.0
     link_texts_found: int = 0
 

@@ -1,0 +1,305 @@
+"""Headline and dates of an HTML page, read from the signals publishers put in their markup.
+
+Titles: pages state their headline several times (`og:title`, `<title>`, the first `<h1>`,
+JSON-LD `headline`), and most of them append or prepend the site's name to some of these
+("… - BBC News", "Corriere della Sera | …"). The headline is the text the signals agree on; a site
+name is stripped only on evidence (`og:site_name`, the publisher in JSON-LD, the host name, or
+another signal that states the headline without it), never because a separator happens to occur
+inside the headline.
+
+Dates: the first publication and the last update are kept apart, each with its precision and
+the rule that found it (JSON-LD `datePublished` / `dateModified`, Open Graph and other `<meta>`,
+`<time>` elements with itemprop, pubdate or class hints).
+
+Pure functions over an lxml tree: no network, no state.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Iterator
+from dataclasses import dataclass
+from urllib.parse import urlsplit
+
+from lxml.html import HtmlElement
+
+from tasks.dates import parse_date
+from warehouse.records import Precision
+
+# ---------------------------------------------------------------- titles
+
+# Separators between a headline and a site name, as sites write them (spaces on both sides,
+# so that "COVID-19" or "9/11" never split); a colon only after a leading site name.
+_SEPARATOR = re.compile(r"\s+(?:[|\-–—·•»«/~]|::|\\)\s+")
+_LEADING_COLON = re.compile(r"^([^:]{2,40}):\s+(.+)$")
+# A site name is a few words: longer tails are a second clause of the headline.
+_MAX_SITE_WORDS = 6
+_MAX_HEADLINE_CHARS = 300
+_H2_CANDIDATES = 5
+_MAX_KICKER_WORDS, _MIN_HELD_CHARS = 8, 12
+_HOST_NOISE = frozenset({"www", "m", "amp", "mobile", "news", "blog", "com", "org", "net", "co",
+                         "uk", "de", "it", "fr", "es", "gov", "edu", "info", "io", "at", "ch"})
+
+
+@dataclass(frozen=True)
+class TitleSignals:
+    """The texts a page offers as its headline, and the evidence of its site's name."""
+
+    html_title: str | None = None
+    og_title: str | None = None
+    h1s: tuple[str, ...] = ()
+    h2s: tuple[str, ...] = ()  # the first few: a headline under a logo h1 is often an h2
+    json_ld_headline: str | None = None
+    site_names: tuple[str, ...] = ()
+    host: str | None = None
+
+
+def title_signals(tree: HtmlElement, url: str | None, site_name: str | None) -> TitleSignals:
+    """What the page says its headline and its site's name are."""
+    metas = _meta_values(tree)
+    title_element = tree.find(".//title")
+    h1s = [text for h1 in tree.iter("h1") if (text := _squash(h1.text_content()))]
+    h2s = [text for h2 in tree.iter("h2") if (text := _squash(h2.text_content()))]
+    ld = list(_json_ld_objects(tree))
+    names = [site_name, metas.get("og:site_name"), metas.get("application-name"),
+             *(_publisher_name(obj) for obj in ld)]
+    return TitleSignals(
+        html_title=_squash(title_element.text_content()) if title_element is not None else None,
+        og_title=metas.get("og:title") or metas.get("twitter:title"),
+        h1s=tuple(h1s), h2s=tuple(h2s[:_H2_CANDIDATES]),
+        json_ld_headline=next((_squash(str(obj["headline"])) for obj in ld
+                               if isinstance(obj.get("headline"), str)), None),
+        site_names=_site_names(names),
+        host=urlsplit(url).hostname if url else None,
+    )
+
+
+def _site_names(names: list[str | None]) -> tuple[str, ...]:
+    """Distinct site names, each also split at its separators ("Site » Blog Archiv")."""
+    found: dict[str, None] = {}
+    for name in filter(None, map(_squash, names)):
+        found[name] = None
+        found.update(dict.fromkeys(_SEPARATOR.split(name)))
+    return tuple(found)
+
+
+def choose_title(signals: TitleSignals, fallback: str | None = None) -> str | None:
+    """The headline: the page's visible h1 when it reads as one, else a signal that another
+    one confirms, else the best single one, with a site name stripped on evidence."""
+    stated = [signals.json_ld_headline, signals.og_title, signals.html_title]
+    if headline := visible_headline(signals, [text for text in stated if text]):
+        return headline
+    cleaned = [strip_site_name(text, signals) for text in stated if text]
+    for index, text in enumerate(cleaned):  # two signals that agree
+        if any(_same(text, other) for other in cleaned[index + 1:]):
+            return text
+    if cleaned:
+        return cleaned[0]
+    return strip_site_name(fallback, signals) if fallback else None
+
+
+def visible_headline(signals: TitleSignals, stated: list[str]) -> str | None:
+    """The heading that shows the headline: an h1 (else one of the first h2s) that another
+    signal states, in full or as one side of a separator; an h1 that holds a stated headline
+    after a kicker gives the stated one; else the page's only h1. A heading
+    that names the site is its logo, not the headline."""
+    h1s = [h1 for h1 in dict.fromkeys(signals.h1s)
+           if len(h1) <= _MAX_HEADLINE_CHARS and not is_site_name(h1, signals)]
+    sides = [side for text in stated for side in (text, *_heads(text))]
+    for heading in (*h1s, *signals.h2s):
+        if any(_same(heading, side) for side in sides) and not is_site_name(heading, signals):
+            return heading
+    for h1 in h1s:
+        if inner := next((side for side in sides if _holds(h1, side)), None):
+            return inner
+    if len(set(signals.h1s)) == 1 and h1s:
+        return h1s[0]
+    return None
+
+
+def _holds(heading: str, headline: str) -> bool:
+    """Whether `heading` is `headline` after a kicker of a few words ("Tunesien Große …")."""
+    outer, inner = _letters(heading), _letters(headline)
+    extra = len(heading.split()) - len(headline.split())
+    return (len(inner) >= _MIN_HELD_CHARS and 0 < extra <= _MAX_KICKER_WORDS
+            and outer.endswith(inner))
+
+
+def strip_site_name(title: str, signals: TitleSignals) -> str:
+    """`title` without a leading or trailing site name that the evidence names."""
+    title = _squash(title)
+    parts = _SEPARATOR.split(title)
+    separators = _SEPARATOR.findall(title)
+    # Trailing parts first ("Headline - Section - Site"): strip from the end while they name
+    # the site, then a leading one ("Site | Headline").
+    while len(parts) > 1 and is_site_name(parts[-1], signals):
+        parts.pop()
+        separators.pop()
+    while len(parts) > 1 and is_site_name(parts[0], signals):
+        parts.pop(0)
+        separators.pop(0)
+    kept = parts[0] + "".join(sep + part for sep, part in zip(separators, parts[1:], strict=True))
+    if (match := _LEADING_COLON.match(kept)) and is_site_name(match.group(1), signals):
+        kept = match.group(2)
+    return kept.strip() or title
+
+
+def is_site_name(text: str, signals: TitleSignals) -> bool:
+    """Whether `text` (a part of a title) is the name of the site: it matches og:site_name or
+    the publisher, or the host's name ("BBC News" on bbc.co.uk, "Corriere della Sera" on
+    corriere.it)."""
+    key = _letters(text)
+    if not key or len(text.split()) > _MAX_SITE_WORDS:
+        return False
+    for name in signals.site_names:
+        name_key = _letters(name)
+        if name_key and (key == name_key or key in name_key or name_key in key):
+            return True
+    return any(len(label) >= 3 and (label in key or key in label)
+               for label in _host_labels(signals.host))
+
+
+def _host_labels(host: str | None) -> list[str]:
+    if not host:
+        return []
+    return [_letters(label) for label in host.lower().split(".") if label not in _HOST_NOISE]
+
+
+def _heads(text: str) -> list[str]:
+    """The parts of a title before each separator ("A - B - C" → "A", "A - B")."""
+    parts = _SEPARATOR.split(text)
+    separators = _SEPARATOR.findall(text)
+    heads, head = [], parts[0]
+    for sep, part in zip(separators, parts[1:], strict=True):
+        heads.append(head)
+        head += sep + part
+    tails = [_SEPARATOR.split(text, maxsplit=index + 1)[-1] for index in range(len(separators))]
+    return heads + tails
+
+
+def _same(a: str | None, b: str | None) -> bool:
+    return bool(a and b) and _letters(a) == _letters(b)
+
+
+def _letters(text: str) -> str:
+    return "".join(ch for ch in text.casefold() if ch.isalnum())
+
+
+def _squash(text: str | None) -> str:
+    return " ".join((text or "").split())
+
+
+def _meta_values(tree: HtmlElement) -> dict[str, str]:
+    """First content of each <meta> by lower-cased property, name or itemprop."""
+    values: dict[str, str] = {}
+    for meta in tree.iter("meta"):
+        content = _squash(meta.get("content"))
+        for key in (meta.get("property"), meta.get("name"), meta.get("itemprop")):
+            if key and content:
+                values.setdefault(key.strip().lower(), content)
+    return values
+
+
+def _json_ld_objects(tree: HtmlElement) -> Iterator[dict]:
+    """Every JSON object in the page's JSON-LD scripts, @graph members included."""
+    for script in tree.xpath('//script[@type="application/ld+json"]'):
+        try:
+            data = json.loads(script.text or "")
+        except (ValueError, RecursionError):
+            continue
+        stack = [data]
+        while stack:
+            item = stack.pop()
+            if isinstance(item, list):
+                stack.extend(reversed(item))
+            elif isinstance(item, dict):
+                yield item
+                if isinstance(item.get("@graph"), list):
+                    stack.extend(reversed(item["@graph"]))
+
+
+def _publisher_name(obj: dict) -> str | None:
+    publisher = obj.get("publisher")
+    if isinstance(publisher, dict) and isinstance(publisher.get("name"), str):
+        return publisher["name"]
+    if obj.get("@type") in ("WebSite", "Organization", "NewsMediaOrganization"):
+        return obj.get("name") if isinstance(obj.get("name"), str) else None
+    return None
+
+
+# ---------------------------------------------------------------- dates
+
+DateRule = str  # "json_ld", "meta", "time_element": the DateSource values of tasks/records.py
+
+
+@dataclass(frozen=True)
+class StatedDate:
+    """A date the page states, the rule that found it, and how precise it is."""
+
+    date: str  # YYYY-MM-DD (the first of the month or year when less precise)
+    source: DateRule
+    precision: Precision
+
+
+# <meta> keys for the last update (the published keys live in tasks/extract.py).
+UPDATED_META = frozenset({
+    "article:modified_time", "og:updated_time", "og:modified_time", "datemodified",
+    "dcterms.modified", "last-modified", "lastmod", "modified", "updated", "revised",
+    "article:modified", "parsely-updated-date", "dc.date.modified", "date_modified",
+})
+_UPDATED_HINT = re.compile(r"updat|modif|revis|aktualisiert|aggiorn", re.IGNORECASE)
+_PUBLISHED_HINT = re.compile(r"publi|posted|created|entry-date|pubdate|veröffentlicht",
+                             re.IGNORECASE)
+_ARTICLE_TYPES = re.compile(r"article|posting|report|webpage|blog|story", re.IGNORECASE)
+
+
+def stated_dates(tree: HtmlElement, published_meta: frozenset[str]
+                 ) -> tuple[list[StatedDate], list[StatedDate]]:
+    """(published, updated) dates the page states, most explicit source first: JSON-LD of an
+    article, then <meta>, then <time> elements."""
+    published: list[StatedDate] = []
+    updated: list[StatedDate] = []
+    for obj in _json_ld_objects(tree):
+        kind = obj.get("@type")
+        kind = " ".join(kind) if isinstance(kind, list) else str(kind or "")
+        if kind and not _ARTICLE_TYPES.search(kind):
+            continue  # an Organization's founding date, an Event's start
+        _add(published, obj.get("datePublished"), "json_ld")
+        _add(updated, obj.get("dateModified"), "json_ld")
+    for key, content in _meta_pairs(tree):
+        if key in published_meta:
+            _add(published, content, "meta")
+        elif key in UPDATED_META:
+            _add(updated, content, "meta")
+    for element in tree.xpath("//time | //*[@itemprop='datePublished' or "
+                              "@itemprop='dateModified']"):
+        value = element.get("datetime") or element.get("content")
+        hints = " ".join(filter(None, (element.get("itemprop"), element.get("class"),
+                                       "pubdate" if element.get("pubdate") is not None else "",
+                                       _parent_class(element))))
+        if _UPDATED_HINT.search(hints):
+            _add(updated, value, "time_element")
+        elif _PUBLISHED_HINT.search(hints):
+            _add(published, value, "time_element")
+    return published, updated
+
+
+def _add(found: list[StatedDate], value: object, source: DateRule) -> None:
+    if not isinstance(value, str):
+        return
+    moment, precision = parse_date(value)
+    if moment is not None and precision is not None and 1990 <= moment.year <= 2100:
+        found.append(StatedDate(moment.date().isoformat(), source, precision))
+
+
+def _meta_pairs(tree: HtmlElement) -> Iterator[tuple[str, str]]:
+    for meta in tree.iter("meta"):
+        key = (meta.get("property") or meta.get("name") or meta.get("itemprop") or "").lower()
+        if key and meta.get("content"):
+            yield key.strip(), meta.get("content")
+
+
+def _parent_class(element: HtmlElement) -> str:
+    parent = element.getparent()
+    return (parent.get("class") or "") if parent is not None else ""
