@@ -147,9 +147,12 @@ def _codec_for(label: str | None, in_markup: bool = False) -> str | None:
     if not label:
         return None
     try:
-        name = codecs.lookup(label.strip().lower()).name
+        info = codecs.lookup(label.strip().lower())
     except LookupError:
         return None
+    if not info._is_text_encoding:  # noqa: SLF001  rot13, base64, hex: no charset of a page
+        return None
+    name = info.name
     if in_markup and name in _UTF16:
         # A page that could be read far enough to find its <meta> is ASCII-compatible; WHATWG
         # reads a "utf-16" there as UTF-8.

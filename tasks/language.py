@@ -220,7 +220,10 @@ def function_words(language: str) -> frozenset[str]:
     if not path.is_file():
         return frozenset()
     namespace: dict[str, object] = {}
-    exec(compile(path.read_text(encoding="utf-8"), str(path), "exec"), namespace)  # noqa: S102
+    try:
+        exec(compile(path.read_text(encoding="utf-8"), str(path), "exec"), namespace)  # noqa: S102
+    except Exception:  # noqa: BLE001  a list spaCy changed shape: no second opinion, no failure
+        return frozenset()
     return frozenset(str(word).lower() for word in namespace.get("STOP_WORDS", ()))
 
 

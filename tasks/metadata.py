@@ -94,6 +94,10 @@ def choose_title(signals: TitleSignals, fallback: str | None = None) -> str | No
     for index, text in enumerate(cleaned):  # two signals that agree
         if any(_same(text, other) for other in cleaned[index + 1:]):
             return text
+    # Only then the page's only h1: where the stated headlines agree with each other and not
+    # with it, it is a section label ("Local news"), not the headline.
+    if headline := only_h1(signals):
+        return headline
     if cleaned:
         return cleaned[0]
     return strip_site_name(fallback, signals) if fallback else None
@@ -102,10 +106,9 @@ def choose_title(signals: TitleSignals, fallback: str | None = None) -> str | No
 def visible_headline(signals: TitleSignals, stated: list[str]) -> str | None:
     """The heading that shows the headline: an h1 (else one of the first h2s) that another
     signal states, in full or as one side of a separator; an h1 that holds a stated headline
-    after a kicker gives the stated one; else the page's only h1. A heading
-    that names the site is its logo, not the headline."""
-    h1s = [h1 for h1 in dict.fromkeys(signals.h1s)
-           if len(h1) <= _MAX_HEADLINE_CHARS and not is_site_name(h1, signals)]
+    after a kicker gives the stated one. A heading that names the site is its logo, not the
+    headline."""
+    h1s = _h1s(signals)
     sides = [side for text in stated for side in (text, *_heads(text))]
     for heading in (*h1s, *signals.h2s):
         if any(_same(heading, side) for side in sides) and not is_site_name(heading, signals):
@@ -113,9 +116,18 @@ def visible_headline(signals: TitleSignals, stated: list[str]) -> str | None:
     for h1 in h1s:
         if inner := next((side for side in sides if _holds(h1, side)), None):
             return inner
-    if len(set(signals.h1s)) == 1 and h1s:
-        return h1s[0]
     return None
+
+
+def only_h1(signals: TitleSignals) -> str | None:
+    """The page's only h1, unless it is too long for a headline or names the site."""
+    h1s = _h1s(signals)
+    return h1s[0] if len(set(signals.h1s)) == 1 and h1s else None
+
+
+def _h1s(signals: TitleSignals) -> list[str]:
+    return [h1 for h1 in dict.fromkeys(signals.h1s)
+            if len(h1) <= _MAX_HEADLINE_CHARS and not is_site_name(h1, signals)]
 
 
 def _holds(heading: str, headline: str) -> bool:

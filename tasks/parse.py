@@ -41,6 +41,9 @@ _TEXT_FIELDS = ("text", "body", "content", "articleBody", "maintext")
 _MIN_HTML_CHARS = 80
 # A headline line: BBC's run to 52 characters; a sentence-long first line is the body's start.
 _MAX_HEADLINE_CHARS, _MAX_HEADLINE_WORDS = 150, 25
+_MAX_UNSPACED_HEADLINE_CHARS = 30  # a headline in a script without spaces; longer: a paragraph
+_BYLINE = re.compile(r"(?i:by|von|par|por)\s+[A-Z]|"
+                     r"(?i:updated|published|last updated|aggiornato|pubblicato)\b.*\d")
 _DATE_FIELDS = ("published", "date", "published_at", "date_publish", "datePublished")
 
 
@@ -102,9 +105,16 @@ def take_headline(text: str) -> tuple[str | None, str]:
 
 
 def _is_sentence(line: str) -> bool:
+    """Whether a first line reads as a sentence or a byline, dateline or time stamp, not as a
+    headline: it ends in a full stop (also inside closing quotes: `She said: "No."`, and the
+    ideographic 。), or it opens the body ("LONDON (Reuters) -", "By John Smith", "Updated 12:30
+    GMT"), or it is a long run of unspaced script (a Chinese or Japanese paragraph)."""
     # Judged before cleaning, which removes stray NULs and zero-width characters ("end.\x00").
     line = line.rstrip("\x00\u200b\ufeff ")
-    return line.endswith(".") and not line.endswith("...")
+    end = line.rstrip("\"'”’»)]")
+    return ((end.endswith((".", "。", "．")) and not end.endswith("..."))
+            or line.endswith(("-", "–", "—", ":")) or bool(_BYLINE.match(line))
+            or (" " not in line and len(line) > _MAX_UNSPACED_HEADLINE_CHARS))
 
 
 def parse_txt(text: str) -> dict:

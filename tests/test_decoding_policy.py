@@ -85,3 +85,10 @@ def test_mojibake_and_entities_are_still_fixed() -> None:
 
 def test_the_matching_key_folds_what_the_text_keeps() -> None:
     assert text_key(FULL_WIDTH) == text_key("ABC 123,「新闻」。")
+
+
+@pytest.mark.parametrize("label", ["rot13", "base64", "hex"])
+def test_a_label_naming_no_text_encoding_is_ignored(label: str) -> None:
+    page = f"<html><meta charset={label}><p>Caf\u00e9 news</p></html>".encode()
+    assert decode_with_rule(page, f"text/html; charset={label}", markup=True) == (
+        page.decode(), "utf-8", "utf-8")

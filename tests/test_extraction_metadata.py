@@ -80,6 +80,21 @@ def test_strip_site_name(title: str, signals: TitleSignals, expected: str) -> No
     assert strip_site_name(title, signals) == expected
 
 
+def test_headlines_that_agree_win_over_a_section_label_h1() -> None:
+    headline = "Harbour ferry returns after winter repairs"
+    agreeing = TitleSignals(html_title=headline, og_title=headline, json_ld_headline=headline,
+                            h1s=("Local news",))
+    assert choose_title(agreeing) == headline
+    alone = TitleSignals(html_title="Valley Courier", h1s=("Harbour ferry returns",))
+    assert choose_title(alone) == "Harbour ferry returns"  # no agreement: the only h1
+
+
+@pytest.mark.parametrize("title", ["Di Maio attacks the League", "Published accounts show loss",
+                                   "Is the euro in trouble?", "政府发布新计划"])
+def test_headlines_that_look_like_other_things_are_still_headlines(title: str) -> None:
+    assert take_headline(f"{title}\n\nBody.") == (title, "Body.")
+
+
 def test_h1_with_a_kicker_gives_the_stated_headline() -> None:
     signals = TitleSignals(og_title="Große Aufgaben für die neue Regierung",
                            h1s=("Tunesien Große Aufgaben für die neue Regierung",))
@@ -107,7 +122,14 @@ def test_seeds_have_no_headline_line(name: str) -> None:
     ["A whole first sentence that ends with a full stop.\n\nBody.",  # a sentence, not a headline
      "Headline with no blank line\nBody follows at once.",
      "Only a headline\n\n",
-     "https://example.org/a\n\nBody."],
+     "https://example.org/a\n\nBody.",
+     # Openings of a body, not headlines: they stay in the text.
+     "2024年3月5日、政府は新しい計画を発表した。\n\n本文。",
+     "政府は新しい計画を発表したが野党は反発し国会審議は来週に持ち越される見通しとなった\n\n本文。",
+     'She said: "We will not give up."\n\nBody.',
+     "LONDON (Reuters) -\n\nBody.",
+     "By John Smith, Political Editor\n\nBody.",
+     "Updated 12:30 GMT\n\nBody."],
 )
 def test_no_headline(text: str) -> None:
     assert take_headline(text) == (None, text)

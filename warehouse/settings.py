@@ -42,8 +42,9 @@ class WarehouseSettings(BaseSettings):
         description="DuckDB's memory limit per connection (its own default is 80% of the "
         "machine's memory, which its page cache fills as the warehouse grows); larger sorts and "
         "joins spill to `<db>.tmp`. None: a quarter of the memory budget, at most the budget "
-        "less 450 MB (62 MB at 512); with a pool of tagging workers, a sixth of what they "
-        "leave of the budget (156 MB at 1536 with two).",
+        "less 450 MB (62 MB at 512); with a pool of tagging workers, a quarter of what the "
+        "workers, the fixed 450 MB and Prefect's server leave (at least 64 MB: 64 at 1536 with "
+        "two workers).",
     )
 
 
@@ -251,7 +252,9 @@ class ExtractSettings(BaseSettings):
     index_min_links: int = Field(
         5, ge=1, description="Link texts an index_page must show at least."
     )
-    favor_precision: bool = Field(False, description="trafilatura's precision preset.")
+    favor_precision: bool = Field(
+        False, description="trafilatura's precision preset alone. False: that preset first, and "
+        "its default pass too where the first looks short against the page's paragraphs.")
     max_page_bytes: int | None = Field(
         None, ge=1,
         description="A page (fetched, or an .html file) larger than this is rejected as "
@@ -294,7 +297,8 @@ class Settings(BaseSettings):
             self.runners.workers = min(os.cpu_count() or 1,
                                        max(1, (self.memory_budget_mb - 600) // 300))
         if self.warehouse.duckdb_memory_limit is None:
-            share = duckdb_share(self.memory_budget_mb, self.runners.workers)
+            remote = self.runners.task_runner == "dask" and self.runners.dask_address
+            share = duckdb_share(self.memory_budget_mb, 1 if remote else self.runners.workers)
             self.warehouse.duckdb_memory_limit = f"{share}MB"
         if self.files.max_text_chars is None:
             self.files.max_text_chars = max(free // 450, 50_000)
@@ -309,13 +313,15 @@ class Settings(BaseSettings):
 
 def duckdb_share(budget_mb: int, workers: int) -> int:
     """DuckDB's memory limit (MB) in a budget: a quarter of it, at most what the fixed ~450 MB
-    leave of a small one (62 MB at 512). A pool of tagging workers (more than one) takes about
-    300 MB each; DuckDB then gets a sixth of what they leave (156 MB at 1536 with two). Its page
-    cache fills to the limit as the warehouse grows: with 384 MB the flow's process peaked 80 MB
-    higher than with 128 MB over 12,000 files (bench/scale.py), and the whole tree, with the
-    workers and Prefect's server, went over 1.5 GB."""
+    leave of a small one (62 MB at 512). With a pool of tagging workers (more than one), a
+    quarter of what is left after the fixed 450 MB, about 300 MB per worker and about 250 MB of
+    the Prefect server a `corpus run` starts, and at least 64 MB (64 at 1536 with two workers,
+    187 at 2048). DuckDB's page cache fills to its limit as the warehouse grows: on 100,000
+    generated files (bench/scale.py) the flow's process grew by about the limit, and with 156 MB
+    the whole tree passed 1.5 GB a third of the way in; the 512 MB budget runs 1,000,000
+    records with 62 MB."""
     if workers > 1:
-        return max(64, (budget_mb - 300 * workers) // 6)
+        return max(64, (budget_mb - 450 - 300 * workers - 250) // 4)
     return max(32, min(budget_mb // 4, budget_mb - 450))
 
 
