@@ -2,14 +2,16 @@
 
 Every page of the two development sets is a real article, so every page that classify_page
 rejects is a false positive and every `truncated` flag deserves a look. Each page is decoded by
-tasks.decode, read by trafilatura (`bare_extraction(html, with_metadata=True,
-deduplicate=False)`, the text and title classify_page gets in the pipeline) and classified; the
-script prints the counts by verdict and the detail of every page flagged.
+tasks.decode and read by tasks.extract.read_page, the extract stage's reading (trafilatura's
+precise pass first, the title chosen by tasks.metadata); its text and title are classified as
+read_page classifies them. The script prints the counts by verdict and the detail of every page
+flagged.
 
     .venv/bin/python bench/page_verdicts.py [--limit N] [--cache FILE]
 
-`--cache FILE` keeps trafilatura's text and title per page in a JSON file, so that a second run
-only re-classifies (trafilatura is the slow part).
+`--cache FILE` keeps read_page's text and title per page in a JSON file, so that a second run
+only re-classifies (trafilatura is the slow part). Delete the file when tasks/extract.py or
+tasks/metadata.py change.
 Expected: 0 rejected on both sets.
 """
 
@@ -24,8 +26,6 @@ from collections import Counter
 from collections.abc import Iterator
 from pathlib import Path
 
-import trafilatura
-
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 DATA = ROOT.parent / "shared" / "data"
@@ -35,6 +35,7 @@ SETS = {
 }
 
 from tasks.decode import decode  # after the path set-up above
+from tasks.extract import read_page
 from tasks.pages import PageVerdict, classify_page
 
 
@@ -47,14 +48,13 @@ def read_html(path: Path) -> str:
 
 
 def extracted(html: str) -> tuple[str, str | None]:
-    """trafilatura's main text and title, as the extract stage reads them."""
+    """The main text and title that the extract stage reads (read_page classifies these; a page
+    with nothing extracted is classified with an empty text and no title, as read_page does)."""
     try:
-        document = trafilatura.bare_extraction(html, with_metadata=True, deduplicate=False)
+        page = read_page(html, None)
     except Exception:  # noqa: BLE001 - a page trafilatura cannot read is classified on its markup alone
         return "", None
-    if document is None:
-        return "", None
-    return document.text or "", document.title
+    return page.text, page.title
 
 
 def pages(folder: Path, limit: int) -> Iterator[Path]:

@@ -14,7 +14,8 @@ articles:
   segment (split at the site-name separators) or first `h1` that is nothing but the marker
   ("Just a moment...", "Page not found | Example"), the opening of the text or the whole of a
   page with little visible text, a challenge page's own script, a form posting to a consent
-  host, a consent dialog's buttons and purposes in the text, a subscriber line;
+  host, a consent dialog's buttons (standing alone, never quoted in a sentence) and its
+  purposes' set wording, a subscriber line;
 - *little article text*: a wall or an error page carries a few dozen words of its own. Little
   text alone proves nothing (real briefs of 60 words exist), so markers are only those that
   articles do not carry: not the vendors' scripts that load on every page of a site (Cloudflare's
@@ -35,6 +36,7 @@ from __future__ import annotations
 
 import json
 import re
+from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Literal, NamedTuple
 
@@ -72,6 +74,9 @@ TITLED_ERROR_MAX_WORDS = 250
 # a large visible text means an article that trafilatura missed, not a wall.
 EMPTY_TEXT_WORDS = 30
 SMALL_PAGE_WORDS = 250
+# A wall's text is its own notice: prose of this length beside the lines that state the wall
+# (in paragraphs of LEAD_PARAGRAPH_WORDS words or more) is an article's.
+WALL_PROSE_WORDS = 30
 # A consent dialog with all its purposes and vendors spelled out can run to a few hundred
 # words; beyond this no consent text is the whole page.
 CONSENT_DIALOG_MAX_WORDS = 450
@@ -124,29 +129,44 @@ CONSENT_TITLES = _whole(
     r"antes de continuar(?: a [\w .]+)?", r"configuración de (?:cookies|privacidad)",
     r"(?:tu|su) privacidad", r"consentimiento(?: de cookies)?",
 )
-# What a consent dialog says: its buttons and the IAB TCF purposes it must list.
-CONSENT_DIALOG = _phrases(
-    r"accept all(?: cookies)?", r"reject all", r"manage (?:options|preferences|settings|choices)",
-    r"more options", r"accept and (?:continue|close)", r"agree and (?:continue|proceed)",
-    r"continue without accepting", r"store and/or access information on a device",
-    r"precise geolocation data", r"legitimate interests?", r"we and our (?:\d+ )?partners",
-    r"personali[sz]ed (?:ads|advertising|content)", r"consent to our use of cookies",
+# A consent dialog's buttons. Articles about cookie banners quote them inside their sentences
+# ("a 'Reject all' button next to 'Accept all'"), so a button counts only as a control of its
+# own: a button or link element, or a line of at most _BUTTON_WORDS words.
+CONSENT_BUTTONS = _phrases(
+    r"accept all(?: cookies)?", r"reject all(?: cookies)?",
+    r"manage (?:options|preferences|settings|choices)", r"more options",
+    r"accept and (?:continue|close)", r"agree and (?:continue|proceed)",
+    r"continue without accepting",
     r"accetta(?:re)? tutt[io]", r"rifiuta(?:re)? tutt[io]", r"gestisci (?:le )?(?:opzioni|preferenze)",
     r"continua senza accettare", r"accetta e (?:continua|chiudi)",
-    r"archiviare e/o accedere a informazioni su un dispositivo", r"legittimo interesse",
-    r"noi e i nostri (?:\d+ )?partner", r"dati di geolocalizzazione precisi",
     r"alle akzeptieren", r"alle ablehnen", r"akzeptieren und weiter", r"zustimmen und weiter",
     r"(?:einstellungen|optionen) verwalten",
-    r"informationen auf einem gerät speichern und/oder abrufen", r"berechtigte[sn]? interesse",
-    r"wir und unsere (?:\d+ )?partner", r"genaue standortdaten",
     r"tout accepter", r"tout refuser", r"accepter et (?:fermer|continuer)",
     r"continuer sans accepter", r"gérer (?:mes|les) (?:choix|préférences|options)",
-    r"stocker et/ou accéder à des informations sur un appareil", r"intérêt légitime",
-    r"nous et nos (?:\d+ )?partenaires", r"données de géolocalisation précises",
     r"aceptar tod[oa]s?", r"rechazar tod[oa]s?", r"gestionar (?:opciones|preferencias)",
-    r"continuar sin aceptar", r"interés legítimo", r"nosotros y nuestros (?:\d+ )?socios",
-    r"datos de localización geográfica precisa",
+    r"continuar sin aceptar",
 )
+# The IAB TCF wording that consent dialogs show word for word: these count in prose. Legal
+# terms that news about privacy uses as well ("legitimate interest", "personalised ads",
+# "legittimo interesse") are no marker: a brief on an advertiser's consent policy has them in
+# every sentence.
+CONSENT_PURPOSES = _phrases(
+    r"store and/or access information on a device", r"precise geolocation data",
+    r"we and our (?:\d+ )?partners", r"consent to our use of cookies",
+    r"personali[sz]ed (?:ads|advertising) and content", r"ad and content measurement",
+    r"archiviare e/o accedere a informazioni su un dispositivo",
+    r"noi e i nostri (?:\d+ )?partner", r"dati di geolocalizzazione precisi",
+    r"annunci e contenuti personalizzati", r"valutazione degli annunci e del contenuto",
+    r"informationen auf einem gerät speichern und/oder abrufen",
+    r"wir und unsere (?:\d+ )?partner", r"genaue standortdaten",
+    r"personalisierte anzeigen und inhalte", r"anzeigen- und inhaltsmessung",
+    r"stocker et/ou accéder à des informations sur un appareil",
+    r"nous et nos (?:\d+ )?partenaires", r"données de géolocalisation précises",
+    r"publicités et contenu personnalisés", r"mesure de performance des publicités",
+    r"nosotros y nuestros (?:\d+ )?socios", r"datos de localización geográfica precisa",
+    r"anuncios y contenido personalizados", r"medición de anuncios y contenido",
+)
+_BUTTON_WORDS = 5  # "Accept all cookies and continue" is a button; a longer line is a sentence
 # Words of consent: a sentence with one of them speaks of consent.
 CONSENT_WORDS = _phrases(
     r"cookies?", r"consent\w*", r"partners?", r"vendors?", r"privacy", r"personal data",
@@ -222,26 +242,45 @@ ERROR_TEXT = _phrases(
     r"página no encontrada",
 )
 
-# Subscriber walls' own lines (EN, IT, DE, FR, ES).
-PAYWALL_TEXT = _phrases(
+# Subscriber walls' own lines (EN, IT, DE, FR, ES), in three kinds. Lines that say the text
+# stops here ("Subscribe to continue reading", "Abbonati per continuare a leggere"): where one
+# ends the text or follows the lead on the page, the text was cut there.
+PAYWALL_CUT = _phrases(
     r"subscribe (?:now )?to (?:continue|keep) reading", r"subscribe to read (?:the full|more|"
-    r"this)", r"this (?:article|story|content) is (?:only )?(?:for|available to|exclusive to) "
-    r"(?:paying )?subscribers(?: only)?", r"to continue reading,? (?:please )?(?:subscribe|log "
-    r"in|sign in)", r"already a subscriber\?", r"you have reached your (?:limit of|monthly) "
-    r"free articles", r"subscribers? only", r"unlock this (?:article|story)",
-    r"abbonati (?:ora )?per (?:continuare a leggere|leggere)", r"questo (?:articolo|contenuto) "
-    r"è riservato agli abbonati", r"per continuare a leggere,? (?:abbonati|accedi)",
-    r"sei già abbonato\?", r"contenuto riservato agli abbonati",
+    r"this)", r"to continue reading,? (?:please )?(?:subscribe|log in|sign in)",
+    r"to (?:read|access) the (?:full|whole|rest of the) (?:article|story)",
+    r"you have reached your (?:limit of|monthly) free articles",
+    r"unlock this (?:article|story)",
+    r"abbonati (?:ora )?per (?:continuare a leggere|leggere)",
+    r"per continuare a leggere,? (?:abbonati|accedi)",
+    r"per leggere (?:l'articolo completo|tutto l'articolo)",
     r"(?:jetzt )?(?:abonnieren|abo abschließen),? (?:und|um) weiter(?:zu)?lesen",
-    r"weiterlesen mit (?:\w+ ?)?(?:plus|abo)", r"dieser (?:artikel|beitrag) ist (?:nur )?"
-    r"(?:für|exklusiv für) abonnenten", r"sie haben bereits ein abo(?:nnement)?\?",
-    r"lesen sie (?:jetzt )?weiter mit", r"exklusiv für abonnenten",
-    r"cet article est réservé aux abonnés", r"abonnez-vous pour lire la suite",
-    r"la suite est réservée aux abonnés", r"il vous reste \d+ ?% de cet article à lire",
-    r"déjà abonné\s?\?", r"réservé aux abonnés",
-    r"suscríbete (?:para|y) (?:seguir|continuar) leyendo", r"(?:este artículo|contenido) "
-    r"(?:es )?exclusivo para suscriptores", r"¿ya eres suscriptor\?",
+    r"weiterlesen mit (?:\w+ ?)?(?:plus|abo)", r"lesen sie (?:jetzt )?weiter mit",
+    r"abonnez-vous pour lire la suite", r"la suite est réservée aux abonnés",
+    r"il vous reste \d+ ?% de cet article à lire",
+    r"suscríbete (?:para|y) (?:seguir|continuar) leyendo",
 )
+# Lines that say this article is for subscribers: a cut where they end the text or follow it.
+PAYWALL_STATEMENT = _phrases(
+    r"this (?:article|story|content) is (?:only )?(?:for|available to|exclusive to) "
+    r"(?:paying )?subscribers(?: only)?",
+    r"questo (?:articolo|contenuto) è riservato agli abbonati",
+    r"dieser (?:artikel|beitrag) ist (?:nur )?(?:für|exklusiv für) abonnenten",
+    r"cet article est réservé aux abonnés",
+    r"(?:este artículo|contenido) (?:es )?exclusivo para suscriptores",
+)
+# A site's account and badge lines, on every page of a site with subscribers: evidence of a
+# subscription model, never of a cut (a login box or a "Subscribers only" badge can follow a
+# whole free article).
+PAYWALL_ACCOUNT = _phrases(
+    r"already a subscriber\?", r"subscribers? only", r"sei già abbonato\?",
+    r"contenuto riservato agli abbonati", r"sie haben bereits ein abo(?:nnement)?\?",
+    r"exklusiv für abonnenten", r"déjà abonné\s?\?", r"réservé aux abonnés",
+    r"¿ya eres suscriptor\?",
+)
+PAYWALL_TEXT = re.compile("|".join(p.pattern for p in (PAYWALL_CUT, PAYWALL_STATEMENT,
+                                                        PAYWALL_ACCOUNT)), re.IGNORECASE)
+PAYWALL_CUT_TEXT = re.compile(f"{PAYWALL_CUT.pattern}|{PAYWALL_STATEMENT.pattern}", re.IGNORECASE)
 PAYWALL_MARKUP = re.compile(
     r"paywall|premium-?wall|regwall|subscriber-?only|piano-?(?:paywall|offer)|tp-modal"
     r"|meter(?:ed)?-?wall|article-?locked|locked-?content", re.IGNORECASE)
@@ -259,6 +298,8 @@ class PageFacts:
     opening: str  # the start of the main text
     visible: str  # the page's visible text (no scripts, no noscript), whitespace-collapsed
     visible_words: int
+    content: str  # the visible text outside the site's header, footer, navigation and asides
+    controls: tuple[str, ...]  # the texts of buttons and links, whitespace-collapsed
     noscript: str  # what the page shows a browser without JavaScript
     markup_names: str  # class and id values, space-separated, for markup markers
     markup: str  # the raw HTML, for the challenge and consent hosts' addresses
@@ -287,6 +328,8 @@ def page_facts(html: str, text: str, title: str | None) -> PageFacts:
         opening=_collapse(text)[:_OPENING_CHARS],
         visible=visible,
         visible_words=count_words(visible),
+        content=_collapse(" ".join(_content_texts(tree))) if tree is not None else "",
+        controls=_control_texts(tree) if tree is not None else (),
         noscript=_collapse(" ".join(_noscript_texts(tree))) if tree is not None else "",
         markup_names=_markup_names(tree) if tree is not None else "",
         markup=html,
@@ -326,6 +369,25 @@ def _visible_texts(tree: HtmlElement) -> list[str]:
                       "ancestor::noscript or ancestor::template)]")
 
 
+# The site's chrome, the same on every page: its account links and subscription badges say
+# nothing about the article beside them.
+_CHROME = ("ancestor::header or ancestor::footer or ancestor::nav or ancestor::aside or "
+           "ancestor::*[@role='banner' or @role='navigation' or @role='contentinfo' or "
+           "@role='complementary']")
+
+
+def _content_texts(tree: HtmlElement) -> list[str]:
+    return tree.xpath("//body//text()[not(ancestor::script or ancestor::style or "
+                      f"ancestor::noscript or ancestor::template or {_CHROME})]")
+
+
+def _control_texts(tree: HtmlElement) -> tuple[str, ...]:
+    texts = [element.text_content() for element in
+             tree.xpath("//button | //a | //*[@role='button']")]
+    texts += tree.xpath("//input[@type='submit' or @type='button']/@value")
+    return tuple(text for t in texts if (text := _collapse(t)))
+
+
 def _noscript_texts(tree: HtmlElement) -> list[str]:
     return tree.xpath("//noscript//text()")
 
@@ -342,7 +404,11 @@ def heading_marker(facts: PageFacts, pattern: re.Pattern[str]) -> str | None:
 def phrase_marker(facts: PageFacts, pattern: re.Pattern[str]) -> str | None:
     """A phrase of `pattern` where a wall states itself: the opening of the main text, or
     anywhere on a page that shows little text (on a big page, such a phrase is a side note:
-    a video player's "enable JavaScript", a login box's "Already a subscriber?")."""
+    a video player's "enable JavaScript", a login box's "Already a subscriber?"). A short
+    page is no wall either when its text has prose beside the phrase: a storm brief under a
+    video player's "Please enable JavaScript to watch this video" is an article."""
+    if prose_words_beside(facts.text, pattern) >= WALL_PROSE_WORDS:
+        return None
     found = pattern.search(facts.opening)
     if found is None and facts.visible_words < SMALL_PAGE_WORDS:
         found = pattern.search(facts.visible)
@@ -394,10 +460,11 @@ def judge_consent_wall(facts: PageFacts) -> PageVerdict | None:
     """A consent interstitial that is the whole page (not a banner beside an article).
 
     Either the page names itself a consent page (its title or heading, or a form that posts to
-    a consent host), or its text shows two of a consent dialog's buttons or purposes. Then it
-    is a wall if what its text says *besides* consent (the sentences that speak of neither
-    cookies, consent, partners nor privacy, counting those of ARTICLE_BESIDE_CONSENT_WORDS
-    words or more) is under a news brief's length. An article whose page trafilatura read
+    a consent host), or its text shows two of a consent dialog's buttons (each on a line of its
+    own; on a page with nearly no text, the page's buttons and links) or its purposes. Then it
+    is a wall if what its text says *besides* consent (its sentences of _SENTENCE_WORDS words or
+    more that speak of neither cookies, consent, partners nor privacy) is under
+    ARTICLE_BESIDE_CONSENT_WORDS, a news brief's length. An article whose page trafilatura read
     together with its cookie notice keeps its own sentences, however long the notice. A consent
     platform's markup alone proves nothing: it sits beside most articles of the sites using one.
     """
@@ -405,9 +472,10 @@ def judge_consent_wall(facts: PageFacts) -> PageVerdict | None:
         return None
     marker = _consent_marker(facts)
     if marker is None:
-        dialog = dialog_phrases(facts.text)
+        dialog = dialog_phrases(facts.text, facts.text.splitlines())
         if facts.words < EMPTY_TEXT_WORDS and facts.visible_words < SMALL_PAGE_WORDS:
-            dialog |= dialog_phrases(facts.visible)  # nothing but the dialog on the page
+            # Nothing but the dialog on the page: its buttons are the page's own controls.
+            dialog |= dialog_phrases(facts.visible, facts.controls)
         if len(dialog) >= 2:
             marker = f"the consent dialog's {', '.join(sorted(dialog)[:3])!r}"
     if marker is None:
@@ -427,9 +495,14 @@ def _consent_marker(facts: PageFacts) -> str | None:
     return None
 
 
-def dialog_phrases(text: str) -> set[str]:
-    """The distinct consent-dialog buttons and purposes that `text` shows."""
-    return {match.group(0).casefold() for match in CONSENT_DIALOG.finditer(text)}
+def dialog_phrases(text: str, controls: Iterable[str]) -> set[str]:
+    """The distinct consent-dialog purposes that `text` shows and the buttons that stand alone
+    among `controls` (lines or button and link texts of at most _BUTTON_WORDS words)."""
+    found = {match.group(0).casefold() for match in CONSENT_PURPOSES.finditer(text)}
+    for control in controls:
+        if count_words(control) <= _BUTTON_WORDS:
+            found |= {match.group(0).casefold() for match in CONSENT_BUTTONS.finditer(control)}
+    return found
 
 
 _SENTENCE_END = re.compile(r"(?<=[.!?。！？])\s+|\n+")
@@ -460,12 +533,16 @@ def judge_paywall(facts: PageFacts) -> PageVerdict | None:
     """A subscriber wall: rejected when what is left is no article, kept as `truncated` when it
     is the article's real lead.
 
-    A wall needs evidence (a subscriber line such as "Subscribe to continue reading" or
-    "Abbonati per continuare a leggere", JSON-LD `isAccessibleForFree: false`, or paywall
-    markup such as a `paywall` class) *and* a sign that the text was cut there: the text ends
-    in an ellipsis or in a subscriber line, or such a line follows the text's end on the page.
+    A wall needs evidence (a subscriber line such as "Already a subscriber?" in the text or in
+    the page outside its header, footer, navigation and asides, JSON-LD
+    `isAccessibleForFree: false`, or paywall markup such as a `paywall` class) *and* a sign
+    that the text was cut there: the text ends in an ellipsis or in a line that says it stops
+    ("Subscribe to continue reading", "Abbonati per continuare a leggere", "This article is for
+    subscribers"), or such a line follows the text's end on the page (again outside the chrome).
     Evidence alone is common on whole articles: publishers mark pages they serve in full to
-    crawlers as not free, and templates carry empty paywall containers on every page.
+    crawlers as not free, templates carry empty paywall containers, and a site's login box
+    ("Already a subscriber? Log in") or "Subscribers only" badges sit on every page, right
+    after a whole free brief too.
 
     Between reject and keep, the rule is the lead's prose: the words of its paragraphs of at
     least LEAD_PARAGRAPH_WORDS words (bylines, captions and wall lines do not count). Under
@@ -489,7 +566,7 @@ def judge_paywall(facts: PageFacts) -> PageVerdict | None:
 
 
 def _paywall_evidence(facts: PageFacts) -> str | None:
-    if found := PAYWALL_TEXT.search(facts.text) or PAYWALL_TEXT.search(facts.visible):
+    if found := PAYWALL_TEXT.search(facts.text) or PAYWALL_TEXT.search(facts.content):
         return f"the subscriber line {found.group(0)!r}"
     if _NOT_FREE.search(facts.markup) and _json_ld_not_free(facts.markup):
         return "JSON-LD isAccessibleForFree false"
@@ -503,13 +580,13 @@ _ELLIPSIS = re.compile(r"(?:\.\.\.|…|\[(?:\.\.\.|…)\])\W{0,3}$")
 
 def _cut_sign(facts: PageFacts, lead: str) -> str | None:
     """What shows that the text stops at a wall, or None."""
-    if PAYWALL_TEXT.search(facts.text[-_TAIL_CHARS:]):
+    if PAYWALL_CUT_TEXT.search(facts.text[-_TAIL_CHARS:]):
         return "a subscriber line ends the text"
     if _ELLIPSIS.search(lead.rstrip()):
         return "the text ends in an ellipsis"
     if facts.words < EMPTY_TEXT_WORDS and facts.visible_words < SMALL_PAGE_WORDS:
         return "the page shows nothing but the wall"
-    if _wall_follows(facts.visible, lead):
+    if _wall_follows(facts.content, lead):
         return "a subscriber line follows the text on the page"
     return None
 
@@ -517,17 +594,18 @@ def _cut_sign(facts: PageFacts, lead: str) -> str | None:
 _TAIL_PROBE_CHARS = 60
 
 
-def _wall_follows(visible: str, lead: str) -> bool:
-    """Whether a subscriber line comes right after the lead's last paragraph on the page."""
+def _wall_follows(content: str, lead: str) -> bool:
+    """Whether a line that cuts the text comes right after the lead's last paragraph on the
+    page (outside its header, footer, navigation and asides)."""
     paragraphs = [line for line in lead.splitlines() if count_words(line) >= LEAD_PARAGRAPH_WORDS]
     if not paragraphs:
         return False
     probe = _collapse(paragraphs[-1])[-_TAIL_PROBE_CHARS:]
-    start = visible.find(probe)
+    start = content.find(probe)
     if start < 0:
         return False
-    after = visible[start + len(probe): start + len(probe) + _WALL_AFTER_CHARS]
-    return PAYWALL_TEXT.search(after) is not None
+    after = content[start + len(probe): start + len(probe) + _WALL_AFTER_CHARS]
+    return PAYWALL_CUT_TEXT.search(after) is not None
 
 
 _JSON_LD = re.compile(r"<script[^>]+application/ld\+json[^>]*>(.*?)</script>",
@@ -567,3 +645,8 @@ def prose_words(text: str) -> int:
     """Words in the text's paragraphs long enough to be prose (not a byline or a caption)."""
     counts = (count_words(line) for line in text.splitlines())
     return sum(count for count in counts if count >= LEAD_PARAGRAPH_WORDS)
+
+
+def prose_words_beside(text: str, pattern: re.Pattern[str]) -> int:
+    """prose_words of the text's paragraphs in which `pattern` finds nothing."""
+    return prose_words("\n".join(line for line in text.splitlines() if not pattern.search(line)))

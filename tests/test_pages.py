@@ -4,8 +4,9 @@ captchas, subscriptions or a 404 are kept; a teaser that is the article's real l
 flagged truncated.
 
 The fixtures in tests/fixtures/pages are written from the patterns real sites use (in our own
-words and markup). They go through trafilatura first, as in the extract stage, so the verdict
-is judged on the text and title the pipeline really has.
+words and markup). They go through tasks.extract.read_page, the extract stage's own reading
+(trafilatura's precise pass first, the title chosen by tasks.metadata), so the verdict is the
+one the pipeline records; classify_page is also checked alone on inline pages.
 """
 
 from __future__ import annotations
@@ -14,13 +15,16 @@ import logging
 from pathlib import Path
 
 import pytest
-import trafilatura
 
+from tasks.extract import read_page
 from tasks.pages import (
     ARTICLE,
+    BOT_TEXT,
     PageVerdict,
     classify_page,
     count_words,
+    dialog_phrases,
+    prose_words_beside,
     title_segments,
 )
 
@@ -28,12 +32,12 @@ FIXTURES = Path(__file__).parent / "fixtures" / "pages"
 
 
 def verdict_of(name: str) -> PageVerdict:
-    """classify_page on a fixture, with trafilatura's text and title as the pipeline reads them."""
+    """The verdict the extract stage records for a fixture: read_page's non-article reason,
+    its detail and the truncated flag."""
     logging.getLogger("trafilatura").setLevel(logging.ERROR)
     html = (FIXTURES / name).read_text(encoding="utf-8")
-    document = trafilatura.bare_extraction(html, with_metadata=True, deduplicate=False)
-    text, title = (document.text or "", document.title) if document else ("", None)
-    return classify_page(html, text, title)
+    page = read_page(html, f"https://news.example/{name.removesuffix('.html')}")
+    return PageVerdict(page.non_article, page.non_article_detail, page.truncated)
 
 
 @pytest.mark.parametrize(("name", "reason", "seen"), [
@@ -64,6 +68,14 @@ def test_a_page_that_is_not_an_article_is_rejected_with_its_reason(
     "article_about_captcha_en.html",  # "Are you a robot?", "verify you are human", jsd script
     "article_full_with_wall_markup_it.html",  # "Sei già abbonato?" and an empty paywall div
     "article_short_brief_en.html",  # a 60-word brief on a template with paywall markup
+    # Every sentence speaks of cookies, and quotes "Reject all" and "Accept all" in prose.
+    "article_reject_all_button_en.html",
+    # An 80-word brief under a video player's "Please enable JavaScript to watch this video."
+    "article_storm_video_en.html",
+    # A whole 50-word brief; "Subscribers only" and "Already a subscriber?" in header and footer.
+    "article_free_brief_subscriber_links_en.html",
+    # A whole 70-word story followed by a login prompt: no sign of a cut, so not truncated.
+    "article_free_story_subscriber_links_en.html",
 ])
 def test_an_article_that_looks_like_one_of_them_is_kept_whole(name: str) -> None:
     assert verdict_of(name) == ARTICLE
@@ -141,3 +153,52 @@ def test_title_segments_split_at_site_name_separators() -> None:
 def test_words_of_unspaced_scripts_count_by_characters() -> None:
     assert count_words("The council met on Tuesday") == 5
     assert count_words("北京市政府周二宣布将投入资金") == 7  # 14 characters, half a word each
+
+
+def test_consent_buttons_count_alone_never_inside_a_sentence() -> None:
+    sentence = 'It adds "Reject all" next to "Accept all" on its cookie banner.'
+    assert dialog_phrases(sentence, [sentence]) == set()
+    assert dialog_phrases("", ["Accept all cookies", "Reject all"]) == {
+        "accept all cookies", "reject all"}
+    # A dialog's purposes count in its prose.
+    assert dialog_phrases("We and our partners process personal data.", []) == {
+        "we and our partners"}
+
+
+def test_legal_terms_of_privacy_news_are_no_consent_dialog() -> None:
+    text = ("Meta will ask users for consent before it shows personalised ads, it said.\n"
+            "It had relied on legitimate interest to process personal data for advertising, "
+            "which privacy regulators rejected.\nUsers who refuse consent will see ads based "
+            "on less personal data, such as their age and city.")
+    assert classify_page(page("Meta to ask for consent", f"<p>{text}</p>"), text, None) == ARTICLE
+
+
+def test_a_consent_title_over_a_page_of_buttons_only_is_a_wall() -> None:
+    html = page("Example News", "<div><p>We use cookies.</p><button>Accept all</button>"
+                "<button>Manage options</button></div>")
+    assert classify_page(html, "We use cookies.", None).reason == "consent_wall"
+
+
+def test_a_bot_phrase_beside_prose_is_a_side_note() -> None:
+    notice = "Please enable JavaScript to watch this video."
+    assert classify_page(page("Storm", f"<p>{notice}</p>"), notice, "Storm").reason == "bot_wall"
+    text = f"{notice}\n{LEAD}\n{LEAD}"  # two paragraphs of 22 words beside it
+    assert prose_words_beside(text, BOT_TEXT) >= 30
+    assert classify_page(page("Storm", f"<p>{notice}</p><p>{LEAD}</p><p>{LEAD}</p>"), text,
+                         "Storm") == ARTICLE
+
+
+def test_account_lines_in_the_sites_chrome_are_no_paywall() -> None:
+    body = (f"<header><a href='/premium'>Subscribers only</a></header><p>{LEAD}</p>"
+            "<footer>Subscribe to continue reading our archive.</footer>")
+    assert classify_page(page("Budget", body), LEAD, "Budget") == ARTICLE
+
+
+def test_a_login_line_after_the_text_is_no_cut_but_a_continue_line_is() -> None:
+    text = "\n".join([LEAD] * 3)
+    paragraphs = "".join(f"<p>{LEAD}</p>" for _ in range(3))
+    login = page("Budget", paragraphs + "<div>Already a subscriber? Log in</div>")
+    assert classify_page(login, text, "Budget") == ARTICLE
+    wall = page("Budget", paragraphs + "<div>Subscribe to continue reading</div>")
+    verdict = classify_page(wall, text, "Budget")
+    assert verdict.reason is None and verdict.truncated
