@@ -781,6 +781,19 @@ def doc_mentions(doc_id: str, doc: Doc, tagger: str, trims: bool = True) -> list
 PIECE_CHARS = 100_000  # longer texts are tagged in pieces of at most this many characters
 
 
+# A run of this many characters without white space is no name (a URL, a hash, a page of emoji),
+# and spaCy's tokenizer takes time quadratic in the length of a token whose characters it may
+# split off one by one (emoji, symbols): 1,000 emoji took 0.2 s, 16,000 took 33 s, and a fuzzed
+# megabyte would have held a run for hours. Such runs are tagged as spaces of the same length,
+# so every offset stays that of the stored text.
+_LONG_RUN = re.compile(r"\S{100,}")
+
+
+def without_long_runs(text: str) -> str:
+    """`text` with each run of 100 or more non-space characters replaced by as many spaces."""
+    return _LONG_RUN.sub(lambda run: " " * len(run.group()), text)
+
+
 def pieces(text: str, size: int = PIECE_CHARS) -> list[tuple[int, str]]:
     """(offset, piece) of a text cut into pieces of at most `size` characters, each ending at a
     line break (else a sentence end, else a space) where there is one: spaCy's memory grows with
@@ -815,7 +828,8 @@ def tag_entities(
     long: set[int] = set()  # items tagged in more than one piece
     for language, chosen in positions.items():
         tagger = load_tagger(language, (models or {}).get(language))
-        cut = [(p, offset, piece) for p in chosen for offset, piece in pieces(items[p][1])]
+        cut = [(p, offset, without_long_runs(piece))
+               for p in chosen for offset, piece in pieces(items[p][1])]
         long.update(position for position, offset, _ in cut if offset)
         # Every new word a text brings stays in spaCy's vocabulary (strings and lexemes, in C
         # memory) for the life of the process: 15 MB a minute on a stream of wire items. A

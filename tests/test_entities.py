@@ -331,3 +331,18 @@ def test_a_long_text_is_tagged_in_pieces_with_offsets_into_the_whole() -> None:
     people = [m for m in mentions if m.text == "Volodymyr Zelensky"]
     assert len(people) == text.count("Volodymyr Zelensky")  # every piece tagged, none twice
     assert people[-1].start_char > 2 * PIECE_CHARS
+
+
+def test_runs_without_spaces_are_tagged_as_spaces_and_offsets_stay() -> None:
+    """A run of 100+ non-space characters (a URL, a page of emoji: spaCy's tokenizer is
+    quadratic in such a token) is no name: it is tagged as spaces, and names after it keep
+    their offsets in the stored text."""
+    from tasks.ner import without_long_runs
+
+    text = ("Vladimir Putin spoke. " + "🙂" * 5000 + " Emmanuel Macron replied. "
+            + "a" * 99 + " https://x.example/" + "b" * 90)
+    masked = without_long_runs(text)
+    assert len(masked) == len(text) and "🙂" not in masked and "b" not in masked
+    assert masked.endswith("replied. " + "a" * 99 + " " * 109)  # 99 stays, 108 goes
+    found = [(m.text, m.start_char) for m in tag_entities([("d", text, "en")])]
+    assert found == [("Vladimir Putin", 0), ("Emmanuel Macron", text.index("Emmanuel"))]
