@@ -36,6 +36,7 @@ _LEADING_COLON = re.compile(r"^([^:]{2,40}):\s+(.+)$")
 # A site name is a few words: longer tails are a second clause of the headline.
 _MAX_SITE_WORDS = 6
 _MAX_HEADLINE_CHARS = 300
+_MIN_SOLE_H1_WORDS = 4  # shorter, an h1 may be a section label
 _H2_CANDIDATES = 5
 _MAX_KICKER_WORDS, _MIN_HELD_CHARS = 8, 12
 _HOST_NOISE = frozenset({"www", "m", "amp", "mobile", "news", "blog", "com", "org", "net", "co",
@@ -90,14 +91,18 @@ def choose_title(signals: TitleSignals, fallback: str | None = None) -> str | No
     stated = [signals.json_ld_headline, signals.og_title, signals.html_title]
     if headline := visible_headline(signals, [text for text in stated if text]):
         return headline
+    # The page's only h1 is its headline (measured: 0.815 of titles right on the trafilatura
+    # set, against 0.780 when stated headlines that agree come first), unless it is as short as
+    # a section label ("Local news") and stated headlines agree on something else.
+    sole = only_h1(signals)
+    if sole and len(sole.split()) >= _MIN_SOLE_H1_WORDS:
+        return sole
     cleaned = [strip_site_name(text, signals) for text in stated if text]
     for index, text in enumerate(cleaned):  # two signals that agree
         if any(_same(text, other) for other in cleaned[index + 1:]):
             return text
-    # Only then the page's only h1: where the stated headlines agree with each other and not
-    # with it, it is a section label ("Local news"), not the headline.
-    if headline := only_h1(signals):
-        return headline
+    if sole:
+        return sole
     if cleaned:
         return cleaned[0]
     return strip_site_name(fallback, signals) if fallback else None
