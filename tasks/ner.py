@@ -828,16 +828,19 @@ def tag_entities(
     long: set[int] = set()  # items tagged in more than one piece
     for language, chosen in positions.items():
         tagger = load_tagger(language, (models or {}).get(language))
-        cut = [(p, offset, without_long_runs(piece))
-               for p in chosen for offset, piece in pieces(items[p][1])]
+        cut = [(p, offset, piece) for p in chosen for offset, piece in pieces(items[p][1])]
         long.update(position for position, offset, _ in cut if offset)
         # Every new word a text brings stays in spaCy's vocabulary (strings and lexemes, in C
         # memory) for the life of the process: 15 MB a minute on a stream of wire items. A
         # memory zone frees them when it closes; the mentions are plain strings by then.
         with tagger.busy, tagger.nlp.memory_zone():
-            docs = tagger.nlp.pipe((piece for _, _, piece in cut), batch_size=batch_size)
-            for (position, offset, _), doc in zip(cut, docs, strict=True):
+            docs = tagger.nlp.pipe((without_long_runs(piece) for _, _, piece in cut),
+                                   batch_size=batch_size)
+            for (position, offset, piece), doc in zip(cut, docs, strict=True):
                 mentions = doc_mentions(items[position][0], doc, tagger.name, tagger.trims)
+                if doc.text != piece:  # a name reaching into a blanked run is no name
+                    mentions = [m for m in mentions
+                                if piece[m.start_char:m.end_char] == m.text]
                 found[position] += [_shifted(m, offset) for m in mentions] if offset else mentions
     # Surnames resolve within a piece; a text tagged in pieces resolves them once more, whole.
     return [mention for position in range(len(items))

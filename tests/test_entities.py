@@ -346,3 +346,4 @@ def test_runs_without_spaces_are_tagged_as_spaces_and_offsets_stay() -> None:
     assert masked.endswith("replied. " + "a" * 99 + " " * 109)  # 99 stays, 108 goes
     found = [(m.text, m.start_char) for m in tag_entities([("d", text, "en")])]
     assert found == [("Vladimir Putin", 0), ("Emmanuel Macron", text.index("Emmanuel"))]
+

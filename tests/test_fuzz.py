@@ -492,3 +492,16 @@ def test_mention_offsets_index_the_cleaned_text(
             " <> surface"
         ).fetchone()[0]
         assert wrong == 0
+
+
+def test_a_name_reaching_into_a_blanked_run_is_dropped() -> None:
+    """Found by the test above: with the bundled English model, the news rules made one name
+    of "C <blanked URL>\\nIl"; its text was no longer the stored text's."""
+    text = clean_text(
+        "C https://www.lantidiplomatico.it/dettnews-mosca_chiede_garanzie_scritte_la_nato_"
+        "risponde_no/45289_44871/\n Il ministro della Difesa Guido Crosetto ha confermato che "
+        "l'Italia continuerà a sostenere l'Ucraina, ma ha escluso l'invio di soldati italiani sul "
+        "territorio ucraino.")[0]
+    mentions = tag_entities([("d", text, "en")])
+    assert mentions and all(text[m.start_char:m.end_char] == m.text for m in mentions)
+    assert all(m.start_char > text.index("\n") for m in mentions)  # "C <url>\nIl" is gone
