@@ -16,12 +16,14 @@ from prefect.states import Crashed
 from tasks.report import RunReport, render_markdown
 
 
-def task_run_times(flow_run_id: str, wait_s: float = 10.0) -> list[tuple[str, float]]:
+def task_run_times(flow_run_id: str, wait_s: float = 30.0) -> list[tuple[str, float]]:
     """(name, run time) of this flow run's task runs so far, as the Prefect API records them.
     The server records a task run from events it receives asynchronously, so the last ones
     (the last batch's load, typically) can be missing or unfinished for a moment after they
     ended: wait up to `wait_s` for as many finished records as this process started task runs
-    (Prefect's own count of them), then take what is there (the figures are informational)."""
+    (Prefect's own count of them), then take what is there (the figures are informational).
+    10 s was not always enough on a 2-core machine whose cores a 100,000-file run and the test
+    suite shared: the seeds' report missed its last entities and load records."""
     context = FlowRunContext.get()
     started = sum(count + 1 for count in (context.task_run_dynamic_keys.values() if context
                                           else ()) if isinstance(count, int))
