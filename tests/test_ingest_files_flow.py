@@ -12,6 +12,8 @@ import pytest
 
 from flows.ingest_files import ingest_files
 from flows.params import IngestFilesParams
+from warehouse.queries import Reads
+from warehouse.session import read_session
 
 pytestmark = pytest.mark.usefixtures("prefect_server")
 
@@ -69,6 +71,20 @@ def test_entities_and_views_are_queryable(db_path: Path, inbox: Path) -> None:
     assert both[0][0] >= 3  # Moscow in English and Mosca in Italian share one key
     days = query(db_path, "select sum(documents) from documents_per_day")
     assert days[0][0] == 5
+
+
+def test_the_reports_top_entities_counted_in_pieces_match_the_view(
+        db_path: Path, inbox: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    report = run(inbox)
+    view = query(db_path, "select key, label, name, documents from top_entities"
+                 " order by documents desc, mentions desc, key limit 10")
+    assert report.top_entities == view  # the first run added every document
+    # A large run is counted in pieces by doc_id range; one document a piece gives the same.
+    monkeypatch.setattr(Reads, "TOP_ENTITIES_PIECE", 1)
+    with read_session(db_path) as session:
+        assert session.top_entities(report.run_id) == view
+        assert session.top_entities(report.run_id, limit=3) == view[:3]
+        assert session.top_entities("no such run") == []
 
 
 def test_second_run_adds_nothing(db_path: Path, inbox: Path) -> None:

@@ -25,8 +25,9 @@ def test_a_smaller_budget_sets_smaller_limits_and_explicit_settings_win(
     assert small.extract.max_page_bytes < big.extract.max_page_bytes
     one, pooled = (Settings(memory_budget_mb=1536, runners=RunnerSettings(workers=workers))
                    for workers in (1, 2))
+    # A pool's tagging workers take their share of the budget out of DuckDB's.
     assert (small.warehouse.duckdb_memory_limit, one.warehouse.duckdb_memory_limit,
-            pooled.warehouse.duckdb_memory_limit) == ("62MB", "384MB", "384MB")
+            pooled.warehouse.duckdb_memory_limit) == ("62MB", "384MB", "64MB")
     monkeypatch.setenv("CORPUSFLOW_MAX_TEXT_CHARS", "123456")
     monkeypatch.setenv("CORPUSFLOW_DUCKDB_MEMORY_LIMIT", "1GB")
     chosen = Settings(memory_budget_mb=512)

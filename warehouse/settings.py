@@ -42,7 +42,9 @@ class WarehouseSettings(BaseSettings):
         description="DuckDB's memory limit per connection (its own default is 80% of the "
         "machine's memory, which its page cache fills as the warehouse grows); larger sorts and "
         "joins spill to `<db>.tmp`. None: a quarter of the memory budget, at most the budget "
-        "less 450 MB (62 MB at 512).",
+        "less 450 MB (62 MB at 512); with a pool of tagging workers, a quarter of what the "
+        "workers, the fixed 450 MB and Prefect's server leave (at least 64 MB: 64 at 1536 with "
+        "two workers).",
     )
 
 
@@ -295,7 +297,8 @@ class Settings(BaseSettings):
             self.runners.workers = min(os.cpu_count() or 1,
                                        max(1, (self.memory_budget_mb - 600) // 300))
         if self.warehouse.duckdb_memory_limit is None:
-            share = duckdb_share(self.memory_budget_mb)
+            remote = self.runners.task_runner == "dask" and self.runners.dask_address
+            share = duckdb_share(self.memory_budget_mb, 1 if remote else self.runners.workers)
             self.warehouse.duckdb_memory_limit = f"{share}MB"
         if self.files.max_text_chars is None:
             self.files.max_text_chars = max(free // 450, 50_000)
@@ -308,12 +311,18 @@ class Settings(BaseSettings):
         return self
 
 
-def duckdb_share(budget_mb: int) -> int:
+def duckdb_share(budget_mb: int, workers: int) -> int:
     """DuckDB's memory limit (MB) in a budget: a quarter of it, at most what the fixed ~450 MB
-    leave of a small one (62 MB at 512). Not lowered for a pool of tagging workers: with 64 MB
-    at 1536 and two workers, a 100,000-file run (bench/scale.py) loaded every batch and then
-    failed at its report, whose top-entities query over the run's 4 million mentions ran out of
-    DuckDB memory."""
+    leave of a small one (62 MB at 512). With a pool of tagging workers (more than one), a
+    quarter of what is left after the fixed 450 MB, about 300 MB per worker and about 250 MB of
+    the Prefect server a `corpus run` starts, and at least 64 MB (64 at 1536 with two workers,
+    187 at 2048). DuckDB's page cache fills to its limit as the warehouse grows: on 100,000
+    generated files (bench/scale.py) the flow's process grew by about the limit, and with 156 MB
+    the whole tree passed 1.5 GB a third of the way in; the 512 MB budget runs 1,000,000
+    records with 62 MB. The run's report counts its top entities in pieces so that 64 MB do
+    (one query over 100,000 documents' 4.4 million mentions needed more)."""
+    if workers > 1:
+        return max(64, (budget_mb - 450 - 300 * workers - 250) // 4)
     return max(32, min(budget_mb // 4, budget_mb - 450))
 
 
