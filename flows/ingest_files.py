@@ -29,7 +29,8 @@ def ingest_files(
     with warehouse_run("ingest-files", params, settings) as run:
         share_server_with_workers(settings.runners)
         found = discover_files_stage(run.session, params.inbox, run.run_id, settings.files)
-        batches = in_batches(found.candidates, params.batch_size, settings.files.max_batch_bytes)
+        batches = in_batches(found.candidates, params.batch_size,
+                             settings.files.max_batch_bytes, ramp=True)
         ingest(run, batches, lambda batch: read_files(batch, found, settings), "parse")
         return finish(run, found.seen, found.unchanged)
 

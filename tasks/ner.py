@@ -765,7 +765,7 @@ def resolve_surnames(mentions: list[Mention]) -> list[Mention]:
         keys = keys_by_surname.get(mention.text, set())
         if mention.label != "PER" or len(keys) != 1:  # none, or two people share the surname
             return mention
-        return mention.model_copy(update={"key": next(iter(keys))})
+        return mention._replace(key=next(iter(keys)))
 
     return [resolved(mention) for mention in mentions]
 
@@ -849,5 +849,5 @@ def tag_entities(
 
 
 def _shifted(mention: Mention, offset: int) -> Mention:
-    return mention.model_copy(update={"start_char": mention.start_char + offset,
-                                      "end_char": mention.end_char + offset})
+    return mention._replace(start_char=mention.start_char + offset,
+                            end_char=mention.end_char + offset)

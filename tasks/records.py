@@ -12,7 +12,7 @@ import datetime as dt
 from dataclasses import dataclass
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, SkipValidation
 
 from warehouse.records import (
     BandKeys, Candidate, Document, Duplicate, HttpFetch, Mention, ParsedArticle, Precision, Reject,
@@ -292,4 +292,4 @@ class Tagged(BaseModel):
     """A batch's mentions in one object: Prefect links each element of a returned list to its
     task run for the rest of the flow run, and a batch has ~10 mentions per document."""
 
-    mentions: list[Mention]
+    mentions: SkipValidation[list[Mention]]

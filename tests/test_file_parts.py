@@ -66,6 +66,15 @@ def test_many_small_records_are_cut_by_count_too(tmp_path: Path) -> None:
     assert sorted(len(batch) for batch in batches) == [1] * 17  # parts are batches alone
 
 
+def test_a_ramped_run_starts_with_small_batches_and_keeps_every_input_once() -> None:
+    items = list(range(2225))
+    ramped = in_batches(items, size=500, ramp=True)
+    assert [len(batch) for batch in ramped] == [31, 125, 500, 500, 500, 500, 69]
+    assert [item for batch in ramped for item in batch] == items
+    assert in_batches(items[:20], size=500, ramp=True) == [items[:20]]
+    assert [len(batch) for batch in in_batches(items[:3], size=1, ramp=True)] == [1, 1, 1]
+
+
 def run(inbox: Path, db: Path, batch_bytes: int | None):
     settings = get_settings()
     settings.warehouse.db_path = db

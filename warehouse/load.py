@@ -11,7 +11,7 @@ from typing import Any
 from pydantic import BaseModel
 
 from warehouse.queries import Reads
-from warehouse.records import BandKeys, Batch, Source
+from warehouse.records import BandKeys, Batch, Mention, Source
 
 # The key of each table. Most tables keep no key index (migrations 0008 and 0009: DuckDB holds
 # such an index wholly in memory), so the writer keeps the keys unique: a batch's rows are
@@ -49,6 +49,14 @@ def _columns(rows: list[dict[str, Any]]) -> dict[str, list]:
 
 def _dicts(records: Sequence[BaseModel], **extra: Any) -> list[dict[str, Any]]:
     return [{**record.model_dump(), **extra} for record in records]
+
+
+def _mention_columns(mentions: Sequence[Mention]) -> dict[str, list]:
+    """Mentions as columns, the first of any repeated key kept (as insert_rows keeps rows)."""
+    unique: dict[tuple, Mention] = {}
+    for mention in mentions:
+        unique.setdefault(mention[:5], mention)  # doc_id, tagger, start_char, end_char, label
+    return {field: list(values) for field, values in zip(Mention._fields, zip(*unique.values()))}
 
 
 def _now() -> dt.datetime:
@@ -158,8 +166,8 @@ class Writes(Reads):
         self.insert_rows("duplicates", _dicts(batch.duplicates, run_id=run, recorded_at=now))
         # Mentions only for documents this transaction inserts, which keeps them free of doubles
         # without an anti-join against the biggest table.
-        self.insert_rows("mentions", _dicts([m for m in batch.mentions if m.doc_id not in stored]),
-                         only_new=False)
+        self.insert_columns("mentions", _mention_columns(
+            [m for m in batch.mentions if m.doc_id not in stored]), only_new=False)
         rejects = [
             {**row, "content_hash": row["content_hash"] or ""}
             for row in _dicts(batch.rejects, run_id=run, recorded_at=now)
@@ -237,11 +245,11 @@ class Writes(Reads):
         self.insert_rows("duplicates", _dicts(duplicates, run_id=run_id, recorded_at=_now()))
         self.insert_columns("lsh_bands", bands.without(set()).columns(), only_new=False)
 
-    def replace_mentions(self, doc_ids: Sequence[str], mentions: Sequence[BaseModel]) -> None:
+    def replace_mentions(self, doc_ids: Sequence[str], mentions: Sequence[Mention]) -> None:
         """Swap the mentions of `doc_ids` for new ones (inside the caller's transaction)."""
         self.con.execute("delete from mentions where doc_id in (select unnest($1::varchar[]))",
                          [list(doc_ids)])
-        self.insert_rows("mentions", _dicts(mentions), only_new=False)
+        self.insert_columns("mentions", _mention_columns(mentions), only_new=False)
 
     def replace_file_aliases(self, rows: Sequence[dict[str, Any]]) -> None:
         """Swap the aliases that came from the alias file for `rows`; aliases added with SQL
