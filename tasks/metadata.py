@@ -7,6 +7,11 @@ name is stripped only on evidence (`og:site_name`, the publisher in JSON-LD, the
 another signal that states the headline without it), never because a separator happens to occur
 inside the headline.
 
+A heading may set a kicker apart from the headline in an element of its own (a class such as
+"kicker" or "Dachzeile", or a separator hidden from view): the headline is the rest. A heading
+that is one link to the home page is the site's logo, and its text is evidence of the site's
+name.
+
 Dates: the first publication and the last update are kept apart, each with its precision and
 the rule that found it (JSON-LD `datePublished` / `dateModified`, Open Graph and other `<meta>`,
 `<time>` elements with itemprop, pubdate or class hints).
@@ -30,15 +35,19 @@ from warehouse.records import Precision
 # ---------------------------------------------------------------- titles
 
 # Separators between a headline and a site name, as sites write them (spaces on both sides,
-# so that "COVID-19" or "9/11" never split); a colon only after a leading site name.
-_SEPARATOR = re.compile(r"\s+(?:[|\-–—·•»«/~]|::|\\)\s+")
+# so that "COVID-19", "9/11" or "Covid-19: what we know" never split; "Rezept : Site" does).
+_SEPARATOR = re.compile(r"\s+(?:[|\-–—·•»«/~:]|::|\\)\s+")
 _LEADING_COLON = re.compile(r"^([^:]{2,40}):\s+(.+)$")
+_COLON = re.compile(r"^([^:]*\w[^:]*):\s+(.*\w.*)$")
+_MIN_COLON_HEAD_WORDS = 3  # shorter, the part before a colon is a kicker ("Klimaschutz:")
 # A site name is a few words: longer tails are a second clause of the headline.
 _MAX_SITE_WORDS = 6
 _MAX_HEADLINE_CHARS = 300
 _MIN_SOLE_H1_WORDS = 4  # shorter, an h1 may be a section label
 _H2_CANDIDATES = 5
 _MAX_KICKER_WORDS, _MIN_HELD_CHARS = 8, 12
+_MIN_GUESSED_HEADLINE_WORDS = 6  # trafilatura's site name this long is a headline
+_LOGO_EXTRA_CHARS = 4  # "BBC" → "BBC News", "Spektrum" → "Spektrum.de"
 _HOST_NOISE = frozenset({"www", "m", "amp", "mobile", "news", "blog", "com", "org", "net", "co",
                          "uk", "de", "it", "fr", "es", "gov", "edu", "info", "io", "at", "ch"})
 
@@ -60,11 +69,20 @@ def title_signals(tree: HtmlElement, url: str | None, site_name: str | None) -> 
     """What the page says its headline and its site's name are."""
     metas = _meta_values(tree)
     title_element = tree.find(".//title")
-    h1s = [text for h1 in tree.iter("h1") if (text := _squash(h1.text_content()))]
+    h1s = [text for h1 in tree.iter("h1")
+           if not _is_hidden(h1) and not _links_home(h1) and (text := heading_text(h1))]
     h2s = [text for h2 in tree.iter("h2") if (text := _squash(h2.text_content()))]
     ld = list(_json_ld_objects(tree))
-    names = [site_name, metas.get("og:site_name"), metas.get("application-name"),
-             *(_publisher_name(obj) for obj in ld)]
+    # A heading that links to the home page is the site's logo: its text names the site.
+    logos = [_squash(heading.text_content()) for heading in tree.iter("h1", "h2")
+             if _links_home(heading)]
+    names = [metas.get("og:site_name"), metas.get("application-name"),
+             *(_publisher_name(obj) for obj in ld), *logos]
+    # trafilatura's guess of the site's name is at times the side of the <title> that is the
+    # headline ("Diario HOY | Darán bendición a vehículos este sábado" gives the latter): one
+    # as long as a headline is evidence only when the page names its site nowhere else.
+    if not any(names) or len(_squash(site_name).split()) < _MIN_GUESSED_HEADLINE_WORDS:
+        names.append(site_name)
     return TitleSignals(
         html_title=_squash(title_element.text_content()) if title_element is not None else None,
         og_title=metas.get("og:title") or metas.get("twitter:title"),
@@ -76,12 +94,97 @@ def title_signals(tree: HtmlElement, url: str | None, site_name: str | None) -> 
     )
 
 
+# A kicker ("Dachzeile", overline) is a short label set in its own element before the headline
+# inside the same heading; sites mark it by class, or hide a separator between it and the
+# headline so that readers of the raw text still see "Kicker: Headline".
+_KICKER_CLASS = re.compile(r"kicker|dachzeile|overline|roofline|topline|eyebrow|supertitle|"
+                           r"subtitle|subheadline|topic|label|rubric|h1small", re.IGNORECASE)
+# Whole class names only: "hidden-xs" hides an element on small screens alone.
+_HIDDEN_CLASS = re.compile(r"(?<![\w-])(?:visually-?hidden|sr-only|screen-reader-text|invisible|"
+                           r"hidden)(?![\w-])", re.IGNORECASE)
+_MAX_KICKER_WORDS_IN_HEADING = 8
+
+
+def heading_text(heading: HtmlElement) -> str:
+    """A heading's text without a kicker, a hidden separator or a small-print line that it
+    sets in elements of their own ("<span class=kicker>Brexit</span> Vote delayed")."""
+    holder = heading
+    # Descend through wrappers that hold the whole heading (<h1><a>…</a></h1>).
+    while len(holder) == 1 and not _squash(holder.text) and not _squash(holder[0].tail):
+        holder = holder[0]
+    dropped = _kicker_children(holder)
+    full = _squash(heading.text_content())
+    if not dropped:
+        return full
+    # A separator left visible between the kicker and the headline goes with the kicker.
+    kept = _squash(_text_without(heading, dropped)).lstrip(":|-–—·•» ")
+    return kept if _letters(kept) else full
+
+
+def _kicker_children(holder: HtmlElement) -> list[HtmlElement]:
+    """The kicker, hidden-separator and small-print children of a heading's holder."""
+    children = [child for child in holder if isinstance(child.tag, str)]
+    hidden = [index for index, child in enumerate(children) if _is_hidden_separator(child)]
+    if hidden and not _squash(holder.text):
+        # Everything before a hidden separator is the kicker.
+        before = children[:hidden[0] + 1]
+        words = " ".join(child.text_content() for child in before).split()
+        if len(words) <= _MAX_KICKER_WORDS_IN_HEADING:
+            return before + [children[index] for index in hidden[1:]]
+    return [child for child in children if child.tag == "small"
+            or (_KICKER_CLASS.search(child.get("class") or "")
+                and len(child.text_content().split()) <= _MAX_KICKER_WORDS_IN_HEADING)]
+
+
+def _is_hidden_separator(element: HtmlElement) -> bool:
+    hidden = (_HIDDEN_CLASS.search(element.get("class") or "")
+              or element.get("aria-hidden") == "true")
+    return bool(hidden) and not _letters(element.text_content())
+
+
+def _text_without(root: HtmlElement, dropped: list[HtmlElement]) -> str:
+    """The text of `root` leaving out the subtrees in `dropped` (their tails are kept)."""
+    skip = set(dropped)
+    parts: list[str] = []
+
+    def walk(element: HtmlElement) -> None:
+        if element not in skip and isinstance(element.tag, str):  # not a comment
+            parts.append(element.text or "")
+            for child in element:
+                walk(child)
+        if element is not root:
+            parts.append(element.tail or "")
+
+    walk(root)
+    return "".join(parts)
+
+
+def _links_home(heading: HtmlElement) -> bool:
+    """Whether all of a heading's text is one link to the site's home page (its logo)."""
+    links = heading.xpath(".//a[@href]")
+    if len(links) != 1 or _squash(links[0].text_content()) != _squash(heading.text_content()):
+        return False
+    href = links[0].get("href", "").strip()
+    # An archived page links home through the archive ("…/web/2016…/http://site.example/").
+    href = href[href.rfind("http"):] if href.rfind("http") > 0 else href
+    parts = urlsplit(href)
+    root = parts.path == "/" or (parts.path == "" and bool(parts.netloc))
+    return links[0].get("rel") == "home" or (root and not parts.query and not parts.fragment)
+
+
+def _is_hidden(element: HtmlElement) -> bool:
+    """Whether an element is there for screen readers only ("Post navigation")."""
+    hidden_class = _HIDDEN_CLASS.search(element.get("class") or "")
+    return bool(hidden_class) or element.get("hidden") is not None
+
+
 def _site_names(names: list[str | None]) -> tuple[str, ...]:
     """Distinct site names, each also split at its separators ("Site » Blog Archiv")."""
     found: dict[str, None] = {}
     for name in filter(None, map(_squash, names)):
-        found[name] = None
-        found.update(dict.fromkeys(_SEPARATOR.split(name)))
+        # A name longer than a site name is a headline that a page states as its site name.
+        found.update(dict.fromkeys(part for part in (name, *_SEPARATOR.split(name))
+                                   if len(part.split()) <= _MAX_SITE_WORDS))
     return tuple(found)
 
 
@@ -93,10 +196,15 @@ def choose_title(signals: TitleSignals, fallback: str | None = None) -> str | No
         return headline
     # The page's only h1 is its headline (measured: 0.815 of titles right on the trafilatura
     # set, against 0.780 when stated headlines that agree come first), unless it is as short as
-    # a section label ("Local news") and stated headlines agree on something else.
+    # a section label ("Local news") and stated headlines agree on something else. Where a page
+    # has several, the first one that reads as a headline is the article's: the others head
+    # its newsletter box, comments or teasers (3 titles more right, 1 fewer, on that set).
     sole = only_h1(signals)
     if sole and len(sole.split()) >= _MIN_SOLE_H1_WORDS:
         return sole
+    first = next(iter(_h1s(signals)), None)
+    if first and len(first.split()) >= _MIN_SOLE_H1_WORDS:
+        return first
     cleaned = [strip_site_name(text, signals) for text in stated if text]
     for index, text in enumerate(cleaned):  # two signals that agree
         if any(_same(text, other) for other in cleaned[index + 1:]):
@@ -110,37 +218,92 @@ def choose_title(signals: TitleSignals, fallback: str | None = None) -> str | No
 
 def visible_headline(signals: TitleSignals, stated: list[str]) -> str | None:
     """The heading that shows the headline: an h1 (else one of the first h2s) that another
-    signal states, in full or as one side of a separator; an h1 that holds a stated headline
-    after a kicker gives the stated one. A heading that names the site is its logo, not the
-    headline."""
+    signal states, in full or as one side of a separator or colon; else the stated headline
+    that an h1 shows after a kicker; else an h1 that a stated title begins with. A heading
+    that names the site is its logo, not the headline."""
     h1s = _h1s(signals)
-    sides = [side for text in stated for side in (text, *_heads(text))]
-    for heading in (*h1s, *signals.h2s):
-        if any(_same(heading, side) for side in sides) and not is_site_name(heading, signals):
+    # Headings and statements are compared as they are and without the site's name
+    # ("… | Umweltbundesamt").
+    headings = [variant for heading in (*h1s, *signals.h2s) if not is_logo(heading, signals)
+                for variant in dict.fromkeys((heading, strip_site_name(heading, signals)))]
+    stripped = [strip_site_name(text, signals) for text in stated]
+    sides = [side for side in _sides(stripped) if not is_site_name(side, signals)]
+    # The most complete statement first: a section label that matches the title's first part
+    # ("News - Eawag") must not win over the h1 that the og:title states in full.
+    for side in sides:
+        if heading := next((heading for heading in headings if _same(heading, side)), None):
             return heading
+    # Not the sides of a colon: an h1 that shows "Kicker: Headline" in full is the headline.
+    held = _sides(stated, colons=False)
     for h1 in h1s:
-        if inner := next((side for side in sides if _holds(h1, side)), None):
+        if inner := next((side for side in held if _holds(h1, side)), None):
             return inner
-    return None
+    return next((h1 for h1 in h1s if any(_begins(text, h1) for text in stated)), None)
+
+
+def _begins(title: str, heading: str) -> bool:
+    """Whether `title` is `heading` with something after it ("… Rezept | LECKER", "… von
+    jesusfreak"): the heading shows the headline and the title adds to it. A heading of one
+    or two words before a colon is a kicker ("Klimaschutz: …"), not the headline."""
+    if not (title.casefold().startswith(heading.casefold()) and len(title) > len(heading)):
+        return False
+    rest = title[len(heading):].lstrip()
+    kicker = rest.startswith(":") and len(heading.split()) < _MIN_COLON_HEAD_WORDS
+    at_word_end = not title[len(heading)].isalnum()
+    return len(_letters(heading)) >= _MIN_HELD_CHARS and at_word_end and not kicker
+
+
+def _colon_sides(text: str) -> list[str]:
+    """The two sides of a title's first colon ("Klimaschutz: Bohren, bis es heiß wird"): a
+    heading may show only the headline after a kicker, or only the headline before a dateline
+    ("So viel Regen : 31.10.2023"); a head of one or two words is a kicker, never a headline."""
+    if not (match := _COLON.match(text)):
+        return []
+    head, tail = match.group(1).strip(), match.group(2).strip()
+    return [tail, head] if len(head.split()) >= _MIN_COLON_HEAD_WORDS else [tail]
+
+
+def _sides(stated: list[str], colons: bool = True) -> list[str]:
+    """What the stated headlines may show, most complete first: each in full, then the parts
+    before and after its separators, then the sides of their colons."""
+    parts = [part for text in stated for part in _heads(text)]
+    if colons:
+        parts += [side for part in (*stated, *parts) for side in _colon_sides(part)]
+    return list(dict.fromkeys([*stated, *parts]))
 
 
 def only_h1(signals: TitleSignals) -> str | None:
-    """The page's only h1, unless it is too long for a headline or names the site."""
+    """The page's only h1 besides its logo, unless it is too long for a headline."""
     h1s = _h1s(signals)
-    return h1s[0] if len(set(signals.h1s)) == 1 and h1s else None
+    return h1s[0] if len(h1s) == 1 else None
 
 
 def _h1s(signals: TitleSignals) -> list[str]:
     return [h1 for h1 in dict.fromkeys(signals.h1s)
-            if len(h1) <= _MAX_HEADLINE_CHARS and not is_site_name(h1, signals)]
+            if len(h1) <= _MAX_HEADLINE_CHARS and not is_logo(h1, signals)]
+
+
+def is_logo(heading: str, signals: TitleSignals) -> bool:
+    """Whether a heading is the site's name (its logo): the name, a part of it, or the name
+    with a word or two around it ("Spektrum.de"); a headline that mentions the site is not."""
+    key = _letters(heading)
+    if len(heading.split()) > _MAX_SITE_WORDS:
+        return False
+    names = [_letters(name) for name in signals.site_names]
+    names += [label for label in _host_labels(signals.host) if len(label) >= 3]
+    return bool(key) and any(
+        name and (key in name or (name in key and len(key) <= len(name) + _LOGO_EXTRA_CHARS))
+        for name in names)
 
 
 def _holds(heading: str, headline: str) -> bool:
-    """Whether `heading` is `headline` after a kicker of a few words ("Tunesien Große …")."""
+    """Whether `heading` is `headline` after a kicker of a few words ("Tunesien Große …"),
+    shorter than the headline: a heading that merely ends like the title ("Eignet sich eine
+    Wärmepumpe im Altbau?" against "Wärmepumpe im Altbau") is a headline of its own."""
     outer, inner = _letters(heading), _letters(headline)
     extra = len(heading.split()) - len(headline.split())
     return (len(inner) >= _MIN_HELD_CHARS and 0 < extra <= _MAX_KICKER_WORDS
-            and outer.endswith(inner))
+            and extra < len(headline.split()) and outer.endswith(inner))
 
 
 def strip_site_name(title: str, signals: TitleSignals) -> str:
@@ -149,15 +312,16 @@ def strip_site_name(title: str, signals: TitleSignals) -> str:
     parts = _SEPARATOR.split(title)
     separators = _SEPARATOR.findall(title)
     # Trailing parts first ("Headline - Section - Site"): strip from the end while they name
-    # the site, then a leading one ("Site | Headline").
+    # the site, then a leading one ("Site | Headline"). A leading part must be the name itself:
+    # a kicker that mentions the site ("Frauen im THW: …") belongs to the headline.
     while len(parts) > 1 and is_site_name(parts[-1], signals):
         parts.pop()
         separators.pop()
-    while len(parts) > 1 and is_site_name(parts[0], signals):
+    while len(parts) > 1 and is_logo(parts[0], signals):
         parts.pop(0)
         separators.pop(0)
     kept = parts[0] + "".join(sep + part for sep, part in zip(separators, parts[1:], strict=True))
-    if (match := _LEADING_COLON.match(kept)) and is_site_name(match.group(1), signals):
+    if (match := _LEADING_COLON.match(kept)) and is_logo(match.group(1), signals):
         kept = match.group(2)
     return kept.strip() or title
 

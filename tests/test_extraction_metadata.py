@@ -11,7 +11,15 @@ import pytest
 from trafilatura.utils import load_html
 
 from tasks.extract import PUBLISHED_META, extract_html, read_page
-from tasks.metadata import StatedDate, TitleSignals, choose_title, stated_dates, strip_site_name
+from tasks.metadata import (
+    StatedDate,
+    TitleSignals,
+    choose_title,
+    heading_text,
+    stated_dates,
+    strip_site_name,
+    title_signals,
+)
 from tasks.parse import parse_html, parse_txt, take_headline
 from tasks.records import UrlArticle
 
@@ -99,6 +107,118 @@ def test_h1_with_a_kicker_gives_the_stated_headline() -> None:
     signals = TitleSignals(og_title="Große Aufgaben für die neue Regierung",
                            h1s=("Tunesien Große Aufgaben für die neue Regierung",))
     assert choose_title(signals) == "Große Aufgaben für die neue Regierung"
+
+
+def title_of(head: str, body: str, url: str = "https://www.riverside-post.example/a/1",
+             guessed_site: str | None = None) -> str | None:
+    """The title the pipeline's rules choose for a page made of `head` and `body`."""
+    tree = load_html(f"<html><head>{head}</head><body>{body}</body></html>")
+    return choose_title(title_signals(tree, url, guessed_site))
+
+
+@pytest.mark.parametrize(
+    ("heading", "expected"),
+    [
+        # A kicker marked by its class, with or without a separator of its own.
+        (('<h1><span class="topline">After the flood</span> '
+          '<span class="headline">Bakery reopens its doors</span></h1>'),
+         "Bakery reopens its doors"),
+        (('<h1><span class="story-kicker">Budget</span><span class="colon">: </span>'
+          "Council agrees on new rates</h1>"),
+         "Council agrees on new rates"),
+        # A separator hidden from view: what stands before it is the kicker, whatever its class.
+        (('<h1><span class="a1">Night trains</span><span class="visually-hidden"> - </span>'
+         '<span class="a2">Sleeper service returns to the coast</span></h1>'),
+         "Sleeper service returns to the coast"),
+        # Inside a link, and with small print after a line break.
+        ('<h1><a href="/x"><span class="label">Patch</span>Version 2.1 fixes the map</a></h1>',
+         "Version 2.1 fixes the map"),
+        ("<h1>Choir wins regional prize<br><small>12.03.2024 · Culture</small></h1>",
+         "Choir wins regional prize"),
+        # No kicker: the heading as it reads ("hidden-xs" hides on phones only).
+        ('<h1>Storm <em>closes</em> the pier <span class="hidden-xs">today</span></h1>',
+         "Storm closes the pier today"),
+        ("<h1>Only the kicker class<span class='kicker'>x</span></h1>", "Only the kicker class"),
+    ],
+)
+def test_heading_text_leaves_out_a_kicker_set_apart(heading: str, expected: str) -> None:
+    assert heading_text(load_html(f"<html><body>{heading}</body></html>").find(".//h1")) \
+        == expected
+
+
+def test_h1_kicker_gives_the_headline_that_the_title_prefixes() -> None:
+    head = ("<title>After the flood: Bakery reopens its doors | Riverside Post</title>"
+            '<meta property="og:title" content="After the flood: Bakery reopens its doors">')
+    body = ('<h1><span class="dachzeile">After the flood</span>'
+            '<span class="headline">Bakery reopens its doors</span></h1>')
+    assert title_of(head, body) == "Bakery reopens its doors"
+
+
+def test_a_heading_that_links_home_is_the_logo_and_names_the_site() -> None:
+    head = "<title>Slow-cooked lentil soup | Kitchen Notebook</title>"
+    body = ('<h1 class="site-title"><a href="https://kitchen.example/">Kitchen Notebook</a></h1>'
+            "<h2>Slow-cooked lentil soup</h2>")
+    # The logo h1 is no headline, and its text is the site name that the <title> appends.
+    assert title_of(head, body, url="https://kitchen.example/2020/soup") \
+        == "Slow-cooked lentil soup"
+    archived = ('<h1><a href="https://web.archive.org/web/2016/http://kitchen.example/">'
+                "Kitchen Notebook</a></h1><h2>Slow-cooked lentil soup</h2>")
+    assert title_of(head, archived, url="https://web.archive.org/web/2016/http://k.example/s") \
+        == "Slow-cooked lentil soup"
+
+
+def test_the_h1_that_a_full_statement_names_wins_over_a_section_label() -> None:
+    head = ('<title>News - Lake Institute</title>'
+            '<meta property="og:title" content="Algae bloom measured early this year">')
+    body = "<h1>News</h1><h1>Algae bloom measured early this year</h1>"
+    assert title_of(head, body) == "Algae bloom measured early this year"
+
+
+@pytest.mark.parametrize(
+    ("title", "h1", "expected"),
+    [
+        # The h1 shows the headline after the title's kicker, or before its dateline.
+        ("Harbour plans: Crane arrives today", "Crane arrives today", "Crane arrives today"),
+        ("Rain at last : 31.10.2023, 10.19 Uhr", "Rain at last", "Rain at last"),
+        # The title adds to the h1 that shows the headline.
+        ("Plum almond cake Recipe | Baking Corner", "Plum almond cake", "Plum almond cake"),
+        # A heading that merely ends like the title is a headline of its own, not a kicker
+        # and the title's headline.
+        ("Heat pumps in old houses - when they pay | Heating Guide",
+         "Why and when should one fit heat pumps in old houses?",
+         "Why and when should one fit heat pumps in old houses?"),
+        # An h1 that shows "Kicker: Headline" in full is the headline.
+        ("A clock started ticking: seven years are left | Green Pages",
+         "A clock started tickin: seven years are left",
+         "A clock started tickin: seven years are left"),
+    ],
+)
+def test_h1_against_parts_of_the_title(title: str, h1: str, expected: str) -> None:
+    # og:title agrees with <title>: the agreement must not outvote the visible h1.
+    head = f'<title>{title}</title><meta property="og:title" content="{title}">'
+    assert title_of(head, f"<h1>{h1}</h1>") == expected
+
+
+def test_a_kicker_that_mentions_the_site_stays_in_the_headline() -> None:
+    signals = TitleSignals(host="www.thw.example")
+    assert strip_site_name("Women in the THW: past, present and future", signals) \
+        == "Women in the THW: past, present and future"
+    assert strip_site_name("THW: past, present and future", signals) == "past, present and future"
+
+
+def test_the_first_h1_that_reads_as_a_headline_of_several() -> None:
+    head = '<meta property="og:title" content="Join our panel and test products for free">'
+    body = ('<h1 class="screen-reader-text">Post navigation</h1>'
+            "<h1>Become a product tester in three steps</h1><h1>Current tests</h1>")
+    assert title_of(head, body) == "Become a product tester in three steps"
+
+
+def test_a_guessed_site_name_as_long_as_a_headline_is_not_evidence() -> None:
+    headline = "Blessing of vehicles takes place this Saturday"
+    head = (f"<title>Diario Sol | {headline}</title>"
+            '<meta property="og:site_name" content="Diario Sol">')
+    body = f"<h1>{headline}</h1><h1>Another story in the sidebar list</h1>"
+    assert title_of(head, body, guessed_site=headline) == headline
 
 
 # ---------------------------------------------------------------- plain text
