@@ -21,10 +21,7 @@ class Reads:
         rows = self.con.execute(
             "select source_id, size, mtime_ns, content_hash from sources where kind = 'file'"
         ).fetchall()
-        return {
-            row[0]: KnownSource(source_id=row[0], size=row[1], mtime_ns=row[2], content_hash=row[3])
-            for row in rows
-        }
+        return {row[0]: KnownSource(*row) for row in rows}
 
     def document_owners(self, doc_ids: list[str]) -> dict[str, str]:
         """doc_id → the source that first produced it, for the given ids that are already stored."""

@@ -42,8 +42,9 @@ class Candidate(BaseModel):
     mtime_ns: int | None = None
 
 
-class KnownSource(BaseModel):
-    """What the warehouse remembers of a source, enough to skip it cheaply."""
+class KnownSource(NamedTuple):
+    """What the warehouse remembers of a source, enough to skip it cheaply. A tuple: a run reads
+    one per file it has seen (100,000 pydantic objects took 0.7 s of a no-change run)."""
 
     source_id: str
     size: int | None
