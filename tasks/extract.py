@@ -5,6 +5,8 @@ trafilatura finds the main text and metadata (title, author, date, site name) wi
 We add what it does not report: where the published date came from (JSON-LD, a meta tag, a
 <time> element, the URL, or htmldate's text heuristics), the page's canonical URL, and a verdict
 on whether the page is an article at all (empty_extraction, too_short, index_page).
+The text gets the page's printed lead where trafilatura dropped it (shown_lead) and loses
+"Read more: <link>" lines (without_link_prompts).
 
 Timeout: extraction runs in worker processes (`ExtractionWorkers`) with a deadline per page.
 A thread could only stop *waiting*: trafilatura and lxml are CPU-bound and cannot be
@@ -87,6 +89,18 @@ _URL_MONTH = re.compile(r"/(\d{4})/(\d{1,2})/")
 _SAMPLE_CHARS, _SAMPLE_LINKS = 20_000, 2_000  # bounds of the index-page check
 # The two-pass rule of extract_document, measured on both benchmarks (bench/).
 _MIN_PARAGRAPH_SHARE, _MIN_PRECISE_SHARE, _MIN_PARAGRAPH_CHARS = 0.5, 0.6, 500
+# ... and where the default pass adds whole paragraphs the preset dropped (added_paragraph_chars).
+_PARAGRAPH_LINE_CHARS, _MIN_ADDED_PARAGRAPH_CHARS = 150, 300
+# The lead rule (shown_lead): the page's summary, printed above the story as a paragraph.
+_SUMMARY_META = frozenset({"description", "og:description", "twitter:description"})
+_HEADINGS = frozenset({"h1", "h2", "h3", "h4", "h5", "h6"})
+_NOT_LEAD = frozenset({"a", "nav", "footer", "aside", "form", "button", "select", "li"})
+_NO_TEXT = frozenset({"script", "style", "noscript", "template", "textarea", "title"})
+_MIN_LEAD_CHARS, _LONG_LEAD_CHARS, _MAX_LEAD_CHARS, _LEAD_CLIMB = 40, 200, 1500, 3
+# A sentence ends at . ! ? or … (and closing quotes) before a space and a capital or digit.
+_SENTENCE_END = re.compile(r"[.!?…][\"'»«“”’)]*\s+[\"'»«“„‘(]*(\w)")
+# A pointer to another article set as its own line: "Read more: <the title of a link>".
+_LINK_PROMPT = re.compile(r"([^\W\d_]+(?:[ '’][^\W\d_]+){0,3})\s*[:»>|]\s*(.{15,})")
 _XML_DECLARATION = re.compile(r"^\s*<\?xml[^>]*\?>", re.IGNORECASE)
 
 
@@ -102,12 +116,14 @@ def read_page(html: str, url: str | None, favor_precision: bool = False) -> Page
     # Read the head before extraction: trafilatura prunes the tree it is given.
     page = Page(canonical_url=canonical_link(tree, url))
     published, updated = stated_dates(tree, PUBLISHED_META)
+    lead = shown_lead(tree)
+    links = {" ".join(anchor.text_content().split()) for anchor in tree.iter("a")}
     document = extract_document(tree, url, favor_precision)
     if document is None:
         # Challenge pages and JavaScript shells often extract to nothing: say what they are.
         page.non_article, page.non_article_detail, _ = classify_page(html, "", None)
         return page
-    page.text = (document.text or "").strip()
+    page.text = with_lead(without_link_prompts((document.text or "").strip(), links), lead)
     page.title = choose_title(title_signals(tree, url, document.sitename), document.title)
     page.non_article, page.non_article_detail, page.truncated = classify_page(
         html, page.text, page.title)
@@ -127,7 +143,10 @@ def extract_document(tree: HtmlElement, url: str | None, favor_precision: bool =
     visible paragraph text, or the page has too little paragraph text to tell (a section front
     of linked headlines, where the preset keeps only the dates; 16% of pages in all), the
     preset may have cut the article: the default (with its readability and jusText comparison)
-    runs too, and the precise text is kept only when it holds at least 60% of the default's.
+    runs too, and the precise text is kept only when it holds at least 60% of the default's
+    and the default does not add whole paragraphs the preset dropped (300 characters or more
+    in lines of 150 or more: on pages where the preset cut the text, what it cut is a paragraph
+    of the story, not the short lines of boilerplate the preset is for).
     Measured with bench/extraction_benchmark.py; `favor_precision`: the preset alone.
     """
     precise = _bare_extraction(tree, url, favor_precision=True)
@@ -136,9 +155,116 @@ def extract_document(tree: HtmlElement, url: str | None, favor_precision: bool =
                            and _text_chars(precise) >= _MIN_PARAGRAPH_SHARE * paragraphs):
         return precise
     balanced = _bare_extraction(tree, url, favor_precision=False)
+    if balanced is None:
+        return precise
+    if precise is None or added_paragraph_chars(precise.text, balanced.text) >= (
+            _MIN_ADDED_PARAGRAPH_CHARS):
+        return balanced
     if _text_chars(precise) >= _MIN_PRECISE_SHARE * _text_chars(balanced):
         return precise
     return balanced
+
+
+def added_paragraph_chars(first: str | None, second: str | None) -> int:
+    """Characters in paragraph-long lines of `second` (150 or more) that `first` lacks."""
+    have = {" ".join(line.split()) for line in (first or "").splitlines()}
+    added = (" ".join(line.split()) for line in (second or "").splitlines())
+    return sum(len(line) for line in added
+               if len(line) >= _PARAGRAPH_LINE_CHARS and line not in have)
+
+
+def shown_lead(tree: HtmlElement) -> str | None:
+    """The page's summary (its meta description) where the page also prints it as a
+    paragraph of the story, or None.
+
+    Many sites set their lead (standfirst, teaser, intro) apart from the body in its own
+    element, which trafilatura often drops; the same text in the page's meta description
+    shows that it is the story's own summary, not a teaser for another page. A one-sentence
+    heading (an English "dek" under the headline) is a display line, not part of the text, so
+    a lead must be two sentences or more, or 200 characters, and not a heading unless long.
+    Links, lists, navigation and forms never hold it.
+    """
+    summaries = _meta_summaries(tree)
+    body = tree.find(".//body")
+    if not summaries or body is None:
+        return None
+    for element in body.iter():
+        if not isinstance(element.tag, str) or element.tag in _NO_TEXT or not (
+                element.text and element.text.strip()):
+            continue
+        start = " ".join(element.text.split())
+        if not any(summary.startswith(start[:40]) for summary in summaries):
+            continue
+        lead = _lead_element(element, summaries)
+        if lead is not None:
+            return _as_lead(lead)
+    return None
+
+
+def _meta_summaries(tree: HtmlElement) -> list[str]:
+    summaries: list[str] = []
+    for meta in tree.iter("meta"):
+        if (meta.get("name") or meta.get("property") or "").lower() in _SUMMARY_META:
+            summary = _without_ellipsis(" ".join((meta.get("content") or "").split()))
+            if len(summary) >= _MIN_LEAD_CHARS and summary not in summaries:
+                summaries.append(summary)
+    return summaries
+
+
+def _without_ellipsis(text: str) -> str:
+    return text.rstrip(".…").rstrip()
+
+
+def _lead_element(element: HtmlElement, summaries: list[str]) -> HtmlElement | None:
+    """The element (or one of its nearest ancestors) whose whole text is a summary."""
+    candidate: HtmlElement | None = element
+    for _ in range(_LEAD_CLIMB):
+        if candidate is None:
+            return None
+        text = " ".join(candidate.text_content().split())
+        if len(text) > _MAX_LEAD_CHARS:
+            return None
+        if text in summaries or _without_ellipsis(text) in summaries:
+            return candidate
+        candidate = candidate.getparent()
+    return None
+
+
+def _as_lead(element: HtmlElement) -> str | None:
+    """The element's text if it reads as a paragraph of the story (see shown_lead)."""
+    around = {element.tag, *(ancestor.tag for ancestor in element.iterancestors())}
+    if around & _NOT_LEAD:
+        return None
+    text = " ".join(element.text_content().split())
+    paragraph = sentence_count(text) >= 2 and not around & _HEADINGS
+    return text if paragraph or len(text) >= _LONG_LEAD_CHARS else None
+
+
+def sentence_count(text: str) -> int:
+    """Sentences in a text: one, plus each end of a sentence followed by a capital or digit."""
+    return 1 + sum(1 for end in _SENTENCE_END.finditer(text)
+                   if end.group(1).isupper() or end.group(1).isdigit())
+
+
+def without_link_prompts(text: str, link_texts: set[str]) -> str:
+    """The text without lines that point to another article: a short label ("Read more",
+    "Lesen Sie auch", "Lea también", up to four words) and the whole text of one of the
+    page's links. The label must not itself be a link (a link list's own heading) and holds
+    no digits (a dated list entry such as "2 March: …" is content)."""
+    kept = []
+    for line in text.splitlines():
+        prompt = _LINK_PROMPT.fullmatch(" ".join(line.split()))
+        if prompt and prompt.group(2) in link_texts and prompt.group(1) not in link_texts:
+            continue
+        kept.append(line)
+    return "\n".join(kept)
+
+
+def with_lead(text: str, lead: str | None) -> str:
+    """The text with the lead before it, unless it already holds it (or has no text)."""
+    if not lead or not text or lead in " ".join(text.split()):
+        return text
+    return f"{lead}\n{text}"
 
 
 def _bare_extraction(tree: HtmlElement, url: str | None, favor_precision: bool

@@ -9,6 +9,8 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from lxml.html import HtmlElement
+from trafilatura.utils import load_html
 
 from tasks.archive import (
     ArchiveCorrupt,
@@ -19,12 +21,17 @@ from tasks.archive import (
 )
 from tasks.extract import (
     ExtractionWorkers,
+    added_paragraph_chars,
     date_hint,
     extract_fetched,
     extract_html,
     extract_many,
     identity_url,
     read_page,
+    sentence_count,
+    shown_lead,
+    with_lead,
+    without_link_prompts,
 )
 from tasks.http import HttpFetcher
 from tasks.records import DateHint, Fetched, UrlArticle
@@ -209,3 +216,111 @@ def test_date_hint_from_discovery() -> None:
     assert date_hint(when, "news_sitemap") == DateHint(dt.date(2024, 3, 5), "sitemap")
     assert date_hint(when, "rss") == DateHint(dt.date(2024, 3, 5), "feed")
     assert date_hint(None, "rss") is None
+
+
+# ---------------------------------------------------------------- the lead and the second pass
+
+LEAD = ("The harbour board approved the new ferry timetable on Monday. Crossings will run every "
+        "twenty minutes from May.")
+STORY = "".join(
+    f"<p>Paragraph {n} of the story tells how the board weighed the timetable against the cost "
+    "of fuel, crews and the winter storms that close the harbour mouth.</p>" for n in range(6))
+
+
+def _lead_page(lead_markup: str, description: str = LEAD) -> str:
+    return (f'<html><head><title>Ferry timetable</title><meta name="description" '
+            f'content="{description}"></head><body><header><h1>New ferry timetable</h1>'
+            f'{lead_markup}</header><article>{STORY}</article></body></html>')
+
+
+def _tree(html: str) -> HtmlElement:
+    tree = load_html(html)
+    assert tree is not None
+    return tree
+
+
+DEK = "Crossings will run every twenty minutes from May"
+
+
+@pytest.mark.parametrize(("markup", "description", "expected"), [
+    (f'<div class="intro"><p>{LEAD}</p></div>', LEAD, LEAD),  # printed as a paragraph
+    (f'<p class="teaser"><strong>Harbour:</strong> {LEAD}</p>', f"Harbour: {LEAD}",
+     f"Harbour: {LEAD}"),
+    (f'<div class="teaser">{LEAD}</div>', LEAD, LEAD),
+    (f'<h2 class="dek">{LEAD}</h2>', LEAD, None),  # a dek under the headline: display text
+    (f'<p class="dek">{DEK}</p>', DEK, None),  # one short sentence: a display line
+    (f"<ul><li>{LEAD}</li></ul>", LEAD, None),  # a teaser in a list: another page's summary
+    (f'<a href="/ferry">{LEAD}</a>', LEAD, None),
+    ("<p>Something else entirely is printed here, and it is long enough.</p>", LEAD, None),
+])
+def test_shown_lead_is_the_meta_description_printed_as_a_paragraph(
+        markup: str, description: str, expected: str | None) -> None:
+    assert shown_lead(_tree(_lead_page(markup, description))) == expected
+
+
+def test_a_one_sentence_summary_counts_when_it_is_long() -> None:
+    long_one = "The board " + "and the council " * 12 + "approved the timetable"
+    assert len(long_one) >= 200
+    assert shown_lead(_tree(_lead_page(f"<p>{long_one}</p>", long_one))) == long_one
+    short_one = "The board approved the new ferry timetable on Monday morning"
+    assert shown_lead(_tree(_lead_page(f"<p>{short_one}</p>", short_one))) is None
+
+
+def test_a_truncated_description_matches_its_paragraph() -> None:
+    page = _lead_page(f"<p>{LEAD}</p>", LEAD[:-1] + " …")
+    assert shown_lead(_tree(page)) == LEAD
+
+
+def test_read_page_puts_the_lead_before_the_story_once() -> None:
+    text = read_page(_lead_page(f'<div class="teaser-text">{LEAD}</div>'), None).text
+    assert text.startswith(LEAD) and text.count("approved the new ferry timetable") == 1
+    assert "Paragraph 5 of the story" in text
+    # a lead the extractor kept already is not added twice
+    assert with_lead(f"{LEAD}\nMore.", LEAD) == f"{LEAD}\nMore."
+    assert with_lead("Story.", LEAD) == f"{LEAD}\nStory." and with_lead("", LEAD) == ""
+
+
+@pytest.mark.parametrize(("text", "count"), [
+    ("One. Two.", 2), ("Er sagte: „Nein.“ Dann ging er.", 2), ("No final stop", 1),
+    ("Prices rose 3.5 per cent. Wages did not.", 2), ("See p. 4 of the report.", 2),
+    ("В Москве идёт дождь. Завтра тоже.", 2), ("e.g. this one", 1),
+])
+def test_sentence_count(text: str, count: int) -> None:
+    assert sentence_count(text) == count
+
+
+def test_added_paragraph_chars_counts_only_whole_new_paragraphs() -> None:
+    paragraph = "A sentence of the story that runs long enough to be a paragraph. " * 3
+    precise = f"{paragraph}\nShort line"
+    assert added_paragraph_chars(precise, f"{paragraph}\nShort line\nShare this\nMore news") == 0
+    other = paragraph.replace("story", "report")
+    assert added_paragraph_chars(precise, f"{paragraph}\n{other}") == len(other.strip())
+    # whitespace differences are not new text
+    assert added_paragraph_chars(precise, "  " + paragraph.replace(" ", "  ")) == 0
+    assert added_paragraph_chars(None, paragraph) == len(paragraph.strip())
+
+
+RELATED = "Harbour board approves the winter timetable"
+
+
+@pytest.mark.parametrize(("line", "kept"), [
+    (f"Read more: {RELATED}", False),  # a pointer to another article
+    (f"Lesen Sie auch: {RELATED}", False),
+    (f"À lire aussi » {RELATED}", False),
+    (f"Sources: {RELATED}", True),  # the label is itself a link: a list's heading
+    (f"2 March: {RELATED}", True),  # a dated entry is content
+    ("Read more: the board will meet again in the spring", True),  # not a link's text
+    (RELATED, True),  # a bare link text may be a subheading
+])
+def test_lines_that_point_to_another_article_are_dropped(line: str, kept: bool) -> None:
+    text = f"The story begins.\n{line}\nThe story ends."
+    result = without_link_prompts(text, {RELATED, "Sources"})
+    assert (line in result) is kept
+    assert result.startswith("The story begins.") and result.endswith("The story ends.")
+
+
+def test_read_page_drops_a_read_more_line() -> None:
+    html = (f'<html><head><title>T</title></head><body><article><h1>Ferry</h1>{STORY}'
+            f'<p>Read more: <a href="/winter">{RELATED}</a></p>{STORY}</article></body></html>')
+    text = read_page(html, None).text
+    assert "Paragraph 5 of the story" in text and RELATED not in text
