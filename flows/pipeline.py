@@ -13,7 +13,7 @@ from __future__ import annotations
 from collections import deque
 from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import httpx
@@ -22,7 +22,7 @@ from prefect.runtime import flow_run
 from prefect.utilities.annotations import opaque
 from pydantic import BaseModel
 
-from flows.prefect_records import mark_crashed, publish_report_artifact, task_run_times
+from flows.prefect_records import TaskRuns, mark_crashed, publish_report_artifact, task_run_times
 from flows.runners import batches_in_flight, forget_loaded_results, tagging_workers
 from tasks.clean import clean_stage
 from tasks.dedup import dedup_stage
@@ -45,6 +45,9 @@ class Run:
     session: Warehouse
     run_id: str
     settings: Settings
+    # The task runs the report waits for the server to have recorded (flows/prefect_records.py):
+    # the pure stages' task run ids, and how many of each warehouse stage this process ran.
+    awaited: TaskRuns = field(default_factory=TaskRuns)
 
 
 @contextmanager
@@ -101,13 +104,14 @@ def write(run: Run, read_stage: str, outcomes: Any, cleaned: Any, documents: Any
     results are resolved one by one (so that a failure names its stage). Their inputs are
     `opaque`: not walked through object by object looking for futures (about 0.1 s per input of
     1,000 documents, on the single writer's critical path)."""
+    run.awaited.submitted(outcomes, cleaned, documents, mentions)
     outcomes = _resolved(read_stage, outcomes)
     for stage, future in (("clean", cleaned), ("language", documents), ("entities", mentions)):
         _resolved(stage, future)
-    split = _in_stage("dedup", dedup_stage, run.session, opaque(documents))
-    near = _in_stage("near_dup", near_dup_stage, run.session, opaque(split.unique),
+    split = _in_stage(run, "dedup", dedup_stage, run.session, opaque(documents))
+    near = _in_stage(run, "near_dup", near_dup_stage, run.session, opaque(split.unique),
                      run.settings.dedup)
-    _in_stage("load", load_stage, run.session, run.run_id, opaque(outcomes), opaque(split),
+    _in_stage(run, "load", load_stage, run.session, run.run_id, opaque(outcomes), opaque(split),
               opaque(near), opaque(mentions))
 
 
@@ -159,11 +163,13 @@ def _resolved(stage: str, value: Any) -> Any:
         raise _failure(stage, error) from error
 
 
-def _in_stage(stage: str, task: Callable[..., Any], *args: Any) -> Any:
+def _in_stage(run: Run, stage: str, task: Any, *args: Any) -> Any:
     try:
         return task(*args)
     except Exception as error:
         raise _failure(stage, error) from error
+    finally:
+        run.awaited.called(task.name)
 
 
 def _failure(stage: str, error: Exception) -> Exception:
@@ -176,7 +182,7 @@ def _failure(stage: str, error: Exception) -> Exception:
 
 def finish(run: Run, seen: int, skipped: int) -> RunReport:
     """The run's report (stored in `runs` and published as an artifact) and the snapshot."""
-    report = report_stage(run.session, run.run_id, seen, skipped, task_run_times(run.run_id))
+    report = report_stage(run.session, run.run_id, seen, skipped, task_run_times(run.run_id, run.awaited))
     publish_report_artifact(report)
     publish_snapshot_stage(run.session)
     return report

@@ -5,34 +5,59 @@ stage timings read back for the report, and earlier runs the warehouse found dea
 from __future__ import annotations
 
 import time
+from collections import Counter
+from typing import Any
+from uuid import UUID
 
 from prefect import get_run_logger
 from prefect.artifacts import create_markdown_artifact
 from prefect.client.orchestration import get_client
 from prefect.client.schemas.filters import FlowRunFilter, FlowRunFilterId
-from prefect.context import FlowRunContext
+from prefect.futures import PrefectFuture
 from prefect.states import Crashed
 
 from tasks.report import RunReport, render_markdown
 
 
-def task_run_times(flow_run_id: str, wait_s: float = 30.0) -> list[tuple[str, float]]:
+class TaskRuns:
+    """The task runs of a flow run that its process knows it started: the ids of submitted
+    ones (their futures carry them) and how many of each task it called in-process (a direct
+    call returns no id)."""
+
+    def __init__(self) -> None:
+        self.ids: set[UUID] = set()
+        self.calls: Counter[str] = Counter()
+
+    def submitted(self, *futures: Any) -> None:
+        self.ids.update(f.task_run_id for f in futures if isinstance(f, PrefectFuture))
+
+    def called(self, task_name: str) -> None:
+        self.calls[task_name] += 1
+
+    def recorded(self, finished: list) -> bool:
+        """Whether the server's finished task runs include every one of these."""
+        names = Counter(run.name.rsplit("-", 1)[0] for run in finished)
+        return (self.ids <= {run.id for run in finished}
+                and all(names[name] >= count for name, count in self.calls.items()))
+
+
+def task_run_times(flow_run_id: str, awaited: TaskRuns | None = None, wait_s: float = 30.0
+                   ) -> list[tuple[str, float]]:
     """(name, run time) of this flow run's task runs so far, as the Prefect API records them.
     The server records a task run from events it receives asynchronously, so the last ones
     (the last batch's load, typically) can be missing or unfinished for a moment after they
-    ended: wait up to `wait_s` for as many finished records as this process started task runs
-    (Prefect's own count of them), then take what is there (the figures are informational).
-    10 s was not always enough on a 2-core machine whose cores a 100,000-file run and the test
-    suite shared: the seeds' report missed its last entities and load records."""
-    context = FlowRunContext.get()
-    started = sum(count + 1 for count in (context.task_run_dynamic_keys.values() if context
-                                          else ()) if isinstance(count, int))
+    ended: wait up to `wait_s` for every task run in `awaited` to be recorded finished, then
+    take what is there (the figures are informational). Counting Prefect's dynamic keys instead
+    missed the in-process stages (their keys are not counted), and under a 2-core load the
+    seeds' report lost its last load record."""
     deadline = time.monotonic() + wait_s
     while True:
         runs = _task_runs(flow_run_id)
-        finished = [run for run in runs if run.state_type and run.state_type.value in (
-            "COMPLETED", "FAILED", "CRASHED", "CANCELLED")]
-        if len(finished) >= started or time.monotonic() > deadline:
+        # A task whose input failed stays Pending, named NotReady, for good.
+        finished = [run for run in runs if run.state_name == "NotReady" or (
+            run.state_type and run.state_type.value in (
+                "COMPLETED", "FAILED", "CRASHED", "CANCELLED"))]
+        if awaited is None or awaited.recorded(finished) or time.monotonic() > deadline:
             return [(run.name, run.total_run_time.total_seconds()) for run in runs]
         time.sleep(0.5)  # gently: several runs may share a busy server
 

@@ -97,9 +97,13 @@ def map_chunks(work: Callable[..., list[Result]] | ByName, items: Sequence[Item]
         futures = [pool.submit(work, chunk, *args)
                    for chunk in chunks(items, workers * 2, weight)]
         return [result for future in futures for result in future.result()]
-    except BrokenProcessPool:
+    except BrokenProcessPool as error:
         _discard(pool)
-        raise
+        raise BrokenProcessPool(
+            f"{error} A tagging worker died: killed for memory (lower CORPUSFLOW_WORKERS or"
+            " raise CORPUSFLOW_MEMORY_BUDGET_MB), or, in a script of your own that runs a flow,"
+            " the call is not under `if __name__ == \"__main__\":` (each worker imports the"
+            " script again; its error is above)") from error
 
 
 def worker_pids() -> list[int]:
