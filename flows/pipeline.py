@@ -182,7 +182,8 @@ def _failure(stage: str, error: Exception) -> Exception:
 
 def finish(run: Run, seen: int, skipped: int) -> RunReport:
     """The run's report (stored in `runs` and published as an artifact) and the snapshot."""
-    report = report_stage(run.session, run.run_id, seen, skipped, task_run_times(run.run_id, run.awaited))
+    times = task_run_times(run.run_id, run.awaited)
+    report = report_stage(run.session, run.run_id, seen, skipped, times)
     publish_report_artifact(report)
     publish_snapshot_stage(run.session)
     return report

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import operator
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from typing import Any
@@ -51,11 +52,14 @@ def _dicts(records: Sequence[BaseModel], **extra: Any) -> list[dict[str, Any]]:
     return [{**record.model_dump(), **extra} for record in records]
 
 
+_MENTION_KEY = operator.itemgetter(*(Mention._fields.index(c) for c in _KEYS["mentions"]))
+
+
 def _mention_columns(mentions: Sequence[Mention]) -> dict[str, list]:
     """Mentions as columns, the first of any repeated key kept (as insert_rows keeps rows)."""
     unique: dict[tuple, Mention] = {}
     for mention in mentions:
-        unique.setdefault(mention[:5], mention)  # doc_id, tagger, start_char, end_char, label
+        unique.setdefault(_MENTION_KEY(mention), mention)
     return {field: list(values) for field, values in zip(Mention._fields, zip(*unique.values()))}
 
 
