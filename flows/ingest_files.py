@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from prefect import flow
 from prefect.futures import PrefectFuture
+from prefect.utilities.annotations import opaque
 
 from flows.params import IngestFilesParams
 from flows.pipeline import finish, ingest, warehouse_run
@@ -36,6 +37,7 @@ def ingest_files(
 
 
 def read_files(batch: list[Candidate], found: Discovery, settings: Settings) -> PrefectFuture:
-    """The parse stage of one batch, submitted to the task runner."""
-    return parse_stage.submit(batch, found.known_hashes_of(batch), settings.files,
-                              settings.extract.max_page_bytes)
+    """The parse stage of one batch, submitted to the task runner (its inputs `opaque`: not
+    walked through looking for futures, which they do not hold)."""
+    return parse_stage.submit(opaque(batch), opaque(found.known_hashes_of(batch)),
+                              settings.files, settings.extract.max_page_bytes)

@@ -4,6 +4,7 @@ tail (flows/pipeline.py) that files go through too."""
 from __future__ import annotations
 
 from prefect import flow
+from prefect.utilities.annotations import opaque
 
 from flows.params import IngestUrlsParams
 from flows.pipeline import finish, ingest, warehouse_run
@@ -28,6 +29,6 @@ def ingest_urls(
         load_discovery_stage(run.session, run.run_id, found)
         for batch in in_batches(found.urls, params.batch_size):
             pages = fetch_stage(batch, settings.fetch)  # fetched once, even if a page fails later
-            ingest(run, [pages], lambda pages: extract_stage.submit(pages, settings.extract),
+            ingest(run, [pages], lambda pages: extract_stage.submit(opaque(pages), settings.extract),
                    "extract")
         return finish(run, found.seen, found.unchanged)

@@ -103,6 +103,9 @@ SAME_AS_LANGDETECT = [
     "Tiếng Việt có dấu: Chính phủ công bố kế hoạch mới vào thứ Hai.",
     "中国政府周一宣布了一项新的经济刺激计划 and some English words mixed in",
     "Ukraine  -- a text with URLs https://example.org/a?b=c and mail a.b@example.org in it",
+    "   Leading spaces,  runs   of    spaces, ALL CAPS WORDS, MiXeD CaSe, a b c and I  ",
+    "ПРАВИТЕЛЬСТВО России объявило в понедельник о новом плане поддержки семей, ТАСС",
+    "Ông Nguyễn Văn An NÓI rằng chính phủ sẽ tăng lương tối thiểu từ tháng Bảy năm nay",
 ]
 
 

@@ -3,7 +3,9 @@ language signal. bench/language.py measures the same on thousands of dev sentenc
 
 import pytest
 
-from tasks.language import UNDETERMINED, count_letters, detect_language, language_probabilities
+from tasks.language import (
+    UNDETERMINED, count_letters, detect_language, has_letters, language_probabilities,
+)
 
 # Thresholds the pipeline runs with (warehouse/settings.py LanguageSettings).
 MIN_LETTERS, MIN_PROB = 20, 0.9
@@ -49,3 +51,9 @@ def test_the_result_is_deterministic() -> None:
     texts = ["Bat spit drug firm goes to market", "Nuovo CD per Mariah Carey al numero uno"]
     runs = {tuple(detect_language(t, MIN_LETTERS, MIN_PROB) for t in texts) for _ in range(5)}
     assert len(runs) == 1
+
+
+@pytest.mark.parametrize("text", ["", "ab 12", "हिन्दी", "한국", "Cafe\u0301 au lait", "x" * 40])
+def test_has_letters_agrees_with_count_letters(text: str) -> None:
+    for count in range(0, 45):
+        assert has_letters(text, count) == (count_letters(text) >= count), count
