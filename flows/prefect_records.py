@@ -51,6 +51,7 @@ def task_run_times(flow_run_id: str, awaited: TaskRuns | None = None, wait_s: fl
     missed the in-process stages (their keys are not counted), and under a 2-core load the
     seeds' report lost its last load record."""
     deadline = time.monotonic() + wait_s
+    pause = 0.05  # the server is usually a few tenths of a second behind: look again soon
     while True:
         runs = _task_runs(flow_run_id)
         # A task whose input failed stays Pending, named NotReady, for good.
@@ -59,7 +60,8 @@ def task_run_times(flow_run_id: str, awaited: TaskRuns | None = None, wait_s: fl
                 "COMPLETED", "FAILED", "CRASHED", "CANCELLED"))]
         if awaited is None or awaited.recorded(finished) or time.monotonic() > deadline:
             return [(run.name, run.total_run_time.total_seconds()) for run in runs]
-        time.sleep(0.5)  # gently: several runs may share a busy server
+        time.sleep(pause)
+        pause = min(pause * 2, 0.5)  # then gently: several runs may share a busy server
 
 
 def _task_runs(flow_run_id: str) -> list:

@@ -30,6 +30,32 @@ def test_clean_text_is_idempotent() -> None:
     assert clean_text(once) == (once, [])
 
 
+def test_ascii_text_skips_ftfy_only_where_ftfy_would_change_nothing() -> None:
+    """tasks.clean.fix_text skips ftfy for ASCII text without the characters its repairs act
+    on; on random ASCII (every code point 0-127, some texts without those characters) and on
+    the seeds it gives what ftfy gives."""
+    import random
+    from pathlib import Path
+
+    import ftfy
+
+    from tasks.clean import _FTFY, fix_text
+
+    draw = random.Random(7)
+    plain = [chr(c) for c in range(128) if c in (9, 10) or 32 <= c < 127 and chr(c) != "&"]
+    texts = ["".join(draw.choices(plain, k=draw.randrange(1, 80))) for _ in range(500)]
+    texts += ["".join(draw.choices([chr(c) for c in range(128)], k=draw.randrange(1, 80)))
+              for _ in range(500)]
+    texts += ["Tom &amp; Jerry", "a\r\nb", "\x1b[31mred\x1b[0m", "tab\there\x0c"]
+    seeds = Path(__file__).resolve().parents[1] / "seeds"
+    texts += [p.read_text(encoding="utf-8") for p in seeds.glob("*.txt")]
+    skipped = 0
+    for text in texts:
+        assert fix_text(text) == ftfy.fix_text(text, config=_FTFY), repr(text)
+        skipped += text.isascii() and fix_text(text) is text
+    assert skipped >= 500
+
+
 def test_text_key_folds_formatting_but_not_words_case_or_paragraphs() -> None:
     assert text_key("“Hello”  World — it’s\r\nnext\n\n\n Para") == text_key(
         '"Hello" World - it\'s next\n\nPara')
