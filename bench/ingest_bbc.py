@@ -38,6 +38,7 @@ def ingest(db_path: Path, batch_size: int, workers: int | None) -> tuple[object,
     """One run of the ingest-files flow on BBC into `db_path`: (report, seconds, re-run s)."""
     from flows.ingest_files import ingest_files
     from flows.params import IngestFilesParams
+    from flows.server import terminal_run
     from warehouse.settings import get_settings
 
     settings = get_settings()
@@ -45,11 +46,12 @@ def ingest(db_path: Path, batch_size: int, workers: int | None) -> tuple[object,
     if workers:
         settings.runners.workers = workers
     params = IngestFilesParams(inbox=[str(BBC / "*" / "*.txt")], batch_size=batch_size)
-    started = time.perf_counter()
-    report = ingest_files(params, settings=settings)
-    seconds = time.perf_counter() - started
-    started = time.perf_counter()
-    ingest_files(params, settings=settings)
+    with terminal_run():  # as `corpus run` runs it
+        started = time.perf_counter()
+        report = ingest_files(params, settings=settings)
+        seconds = time.perf_counter() - started
+        started = time.perf_counter()
+        ingest_files(params, settings=settings)
     return report, seconds, time.perf_counter() - started
 
 

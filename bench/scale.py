@@ -151,10 +151,17 @@ def main() -> int:
     from flows.ingest_files import ingest_files
     from flows.params import IngestFilesParams
     from flows.runners import task_runner
+    from flows.server import terminal_run
     from warehouse.settings import get_settings
 
     flow = ingest_files.with_options(task_runner=task_runner(get_settings().runners))
-    params = IngestFilesParams(inbox=[str(inbox)], batch_size=args.batch_size)
+    with terminal_run():  # as `corpus run` runs it
+        return measure(flow, IngestFilesParams(inbox=[str(inbox)], batch_size=args.batch_size),
+                       args)
+
+
+def measure(flow: Any, params: Any, args: argparse.Namespace) -> int:
+    """The timed runs and the figures."""
     if args.rerun_only:
         return time_reruns(flow, params)
     memory = PeakMemory()

@@ -35,6 +35,15 @@ def report_to_prefect() -> None:
     use_local_prefect()
 
 
+def in_terminal_run(run: Callable[[], Any]) -> Any:
+    """`run()`, a flow run, with the settings of a run from the terminal (flows/server.py:
+    no heartbeats to a temporary server). Called in the thread that runs the flow."""
+    from flows.server import terminal_run
+
+    with terminal_run():
+        return run()
+
+
 def print_summary(report: Any) -> None:
     """The end-of-run summary a person reads in the terminal, from the flow's
     tasks.report.RunReport (typed loosely: the CLI reaches stages only through the flows)."""
@@ -80,7 +89,7 @@ def run_with_progress(run: Callable[[], Any], db_path: Path) -> Any:
 
     def target() -> None:
         try:
-            outcome["value"] = run()
+            outcome["value"] = in_terminal_run(run)
         except BaseException as error:  # re-raised in the caller's thread
             outcome["error"] = error
 
@@ -121,7 +130,7 @@ def command_fetch(args: argparse.Namespace) -> int:
 
     params = IngestUrlsParams(urls=args.url or [], url_file=args.url_file, feeds=args.feed or [],
                               sitemaps=args.sitemap or [], batch_size=args.batch_size)
-    print_summary(ingest_urls(params, settings=settings))
+    print_summary(in_terminal_run(lambda: ingest_urls(params, settings=settings)))
     return 0
 
 
@@ -130,8 +139,8 @@ def command_dedup(args: argparse.Namespace) -> int:
     report_to_prefect()
     from flows.dedup import RecomputeParams, recompute_near_duplicates
 
-    found = recompute_near_duplicates(RecomputeParams(batch_size=args.batch_size),
-                                      settings=settings)
+    found = in_terminal_run(lambda: recompute_near_duplicates(
+        RecomputeParams(batch_size=args.batch_size), settings=settings))
     console.print(f"near duplicates recomputed: {found} found")
     return 0
 
@@ -148,6 +157,7 @@ def command_retag(args: argparse.Namespace) -> int:
     report_to_prefect()
     from flows.retag import RetagParams, retag_entities
 
-    written = retag_entities(RetagParams(batch_size=args.batch_size), settings=settings)
+    written = in_terminal_run(lambda: retag_entities(RetagParams(batch_size=args.batch_size),
+                                                     settings=settings))
     console.print(f"re-tagged the stored documents: {written} mentions")
     return 0

@@ -7,11 +7,10 @@ from __future__ import annotations
 
 from prefect import flow
 from prefect.futures import PrefectFuture
-from prefect.utilities.annotations import opaque
 
 from flows.params import IngestFilesParams
 from flows.pipeline import finish, ingest, warehouse_run
-from flows.runners import share_server_with_workers, task_runner
+from flows.runners import share_server_with_workers, task_runner, unwalked
 from tasks.discover import discover_files_stage, in_batches
 from tasks.parse import parse_stage
 from tasks.records import Discovery
@@ -37,7 +36,8 @@ def ingest_files(
 
 
 def read_files(batch: list[Candidate], found: Discovery, settings: Settings) -> PrefectFuture:
-    """The parse stage of one batch, submitted to the task runner (its inputs `opaque`: not
-    walked through looking for futures, which they do not hold)."""
-    return parse_stage.submit(opaque(batch), opaque(found.known_hashes_of(batch)),
+    """The parse stage of one batch, submitted to the task runner (its inputs `unwalked`: they
+    hold no futures to look for)."""
+    return parse_stage.submit(unwalked(batch, settings.runners),
+                              unwalked(found.known_hashes_of(batch), settings.runners),
                               settings.files, settings.extract.max_page_bytes)

@@ -4,10 +4,10 @@ tail (flows/pipeline.py) that files go through too."""
 from __future__ import annotations
 
 from prefect import flow
-from prefect.utilities.annotations import opaque
 
 from flows.params import IngestUrlsParams
 from flows.pipeline import finish, ingest, warehouse_run
+from flows.runners import unwalked
 from tasks.discover import discover_urls_stage, in_batches
 from tasks.extract import extract_stage
 from tasks.fetch import fetch_stage
@@ -29,6 +29,6 @@ def ingest_urls(
         load_discovery_stage(run.session, run.run_id, found)
         for batch in in_batches(found.urls, params.batch_size):
             pages = fetch_stage(batch, settings.fetch)  # fetched once, even if a page fails later
-            ingest(run, [pages], lambda pages: extract_stage.submit(opaque(pages), settings.extract),
-                   "extract")
+            ingest(run, [pages], lambda pages: extract_stage.submit(
+                unwalked(pages, settings.runners), settings.extract), "extract")
         return finish(run, found.seen, found.unchanged)

@@ -23,7 +23,9 @@ from prefect.utilities.annotations import opaque
 from pydantic import BaseModel
 
 from flows.prefect_records import TaskRuns, mark_crashed, publish_report_artifact, task_run_times
-from flows.runners import batches_in_flight, forget_loaded_results, tagging_workers
+from flows.runners import (
+    batches_in_flight, forget_loaded_results, tagging_workers, unwalked,
+)
 from tasks.clean import clean_stage
 from tasks.dedup import dedup_stage
 from tasks.entities import entities_stage, sync_aliases_stage
@@ -90,12 +92,11 @@ def _write_or_isolate(run: Run, read: Read, read_stage: str, batch: list[Any],
 
 def analyse(outcomes: Any, settings: Settings) -> tuple[Any, ...]:
     """The pure stages of one batch of read outcomes, submitted to the task runner: the read
-    outcomes, the cleaned texts, the documents with their language, and their mentions. Each
-    stage's input is `opaque`: Prefect resolves the future without walking through the batch
-    object by object (about 1 s of the flow's CPU per BBC run, taken from the taggers)."""
-    cleaned = clean_stage.submit(opaque(outcomes))
-    documents = language_stage.submit(opaque(cleaned), settings.language)
-    mentions = entities_stage.submit(opaque(documents), settings.entities,
+    outcomes, the cleaned texts, the documents with their language, and their mentions (each
+    stage's input `unwalked`, flows/runners.py)."""
+    cleaned = clean_stage.submit(unwalked(outcomes, settings.runners))
+    documents = language_stage.submit(unwalked(cleaned, settings.runners), settings.language)
+    mentions = entities_stage.submit(unwalked(documents, settings.runners), settings.entities,
                                      tagging_workers(settings.runners))
     return outcomes, cleaned, documents, mentions
 

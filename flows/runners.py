@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import os
+from typing import Any
 
 from prefect.client.orchestration import get_client
 from prefect.context import FlowRunContext
 from prefect.settings import get_current_settings
 from prefect.task_runners import ProcessPoolTaskRunner, TaskRunner, ThreadPoolTaskRunner
+from prefect.utilities.annotations import opaque
 
 from warehouse.settings import RunnerSettings
 
@@ -28,6 +30,14 @@ def task_runner(settings: RunnerSettings) -> TaskRunner:
     # while the first waits on the pool for this batch's entities: the pool never waits for
     # them. Without one, one thread (the tagger takes one caller at a time anyway).
     return ThreadPoolTaskRunner(max_workers=2 if (settings.workers or 1) > 1 else 1)
+
+
+def unwalked(value: Any, settings: RunnerSettings) -> Any:
+    """A task input that Prefect resolves (a future becomes its result) without walking through
+    it object by object looking for futures: `opaque`, which saves about 1 s of the flow's CPU
+    per BBC run, taken from the taggers. Under Dask the input stays plain: Dask takes the
+    annotation for a tuple of its own and hands the task a tuple."""
+    return value if settings.task_runner == "dask" else opaque(value)
 
 
 def batches_in_flight(settings: RunnerSettings) -> int:

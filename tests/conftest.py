@@ -22,10 +22,13 @@ SHARED_DATA = ROOT.parent / "shared" / "data"
 
 @pytest.fixture(scope="session")
 def prefect_server() -> Iterator[None]:
-    """A temporary Prefect server and database for the whole session (the real engine)."""
+    """A temporary Prefect server and database for the whole session (the real engine), with
+    runs as `corpus run` makes them (flows/server.py: no heartbeats to a temporary server)."""
     from prefect.testing.utilities import prefect_test_harness
 
-    with prefect_test_harness(server_startup_timeout=120):
+    from flows.server import terminal_run
+
+    with prefect_test_harness(server_startup_timeout=120), terminal_run():
         yield
 
 

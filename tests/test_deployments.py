@@ -478,3 +478,22 @@ def test_corpus_serve_in_a_fresh_copy_deploys_then_stops_cleanly_on_ctrl_c(tmp_p
         serve.stop_process(process, grace_s=10.0)
     assert "stopped" in log.read_text()
     assert not serve.api_answers(serve.local_api_url(port)), "the server outlived corpus serve"
+
+
+def test_terminal_runs_send_no_heartbeats_to_a_temporary_server_only(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    """A run from the terminal with Prefect's temporary server (no PREFECT_API_URL) has no
+    flow-run heartbeats (nothing outlives the process to watch them); a run reporting to a
+    standing server keeps Prefect's setting."""
+    from prefect.settings import (
+        PREFECT_FLOWS_HEARTBEAT_FREQUENCY, get_current_settings, temporary_settings,
+    )
+
+    with temporary_settings(updates={PREFECT_FLOWS_HEARTBEAT_FREQUENCY: 60}):
+        monkeypatch.delenv("PREFECT_API_URL", raising=False)
+        with server.terminal_run():
+            assert get_current_settings().flows.heartbeat_frequency is None
+        assert get_current_settings().flows.heartbeat_frequency == 60
+        monkeypatch.setenv("PREFECT_API_URL", "http://127.0.0.1:4200/api")
+        with server.terminal_run():
+            assert get_current_settings().flows.heartbeat_frequency == 60

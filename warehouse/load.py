@@ -9,6 +9,7 @@ from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from typing import Any
 
+import duckdb
 from pydantic import BaseModel
 
 from warehouse.queries import Reads
@@ -70,6 +71,10 @@ def _now() -> dt.datetime:
 class Writes(Reads):
     """The warehouse's writes, as methods of a run's session (warehouse/session.py)."""
 
+    def __init__(self, con: duckdb.DuckDBPyConnection) -> None:
+        super().__init__(con)
+        self._types_read: dict[str, dict[str, str]] = {}
+
     @contextmanager
     def transaction(self) -> Iterator[None]:
         """One transaction: committed when the block ends, rolled back when it raises."""
@@ -85,11 +90,13 @@ class Writes(Reads):
         self.con.execute("commit")
 
     def _column_types(self, table: str) -> dict[str, str]:
-        rows = self.con.execute(
-            "select column_name, data_type from information_schema.columns where table_name = ?",
-            [table],
-        ).fetchall()
-        return dict(rows)
+        """The table's column types, read once per session (the schema is migrated when the
+        session opens and not changed after; information_schema takes milliseconds a read)."""
+        if table not in self._types_read:
+            self._types_read[table] = dict(self.con.execute(
+                "select column_name, data_type from information_schema.columns"
+                " where table_name = ?", [table]).fetchall())
+        return self._types_read[table]
 
     def insert_rows(self, table: str, rows: list[dict[str, Any]], *, only_new: bool = True
                     ) -> None:
