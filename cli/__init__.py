@@ -1,9 +1,9 @@
 """The `corpus` command: the argument parser, `main()` and its exit statuses.
 
-One module per command group: runs.py (run, fetch, dedup, retag), analyst.py (sql, shell),
-serve.py (serve) and migrate.py (migrate). The CLI never imports Prefect or DuckDB itself: it
-reaches Prefect through the flows (flows/server.py for the server) and DuckDB through the
-warehouse, and hands each flow its settings as an argument.
+One module per command group: runs.py (run, fetch, dedup, regroup, retag), analyst.py (sql,
+shell, stories), serve.py (serve) and migrate.py (migrate). The CLI never imports Prefect or
+DuckDB itself: it reaches Prefect through the flows (flows/server.py for the server) and DuckDB
+through the warehouse, and hands each flow its settings as an argument.
 """
 
 from __future__ import annotations
@@ -74,6 +74,16 @@ def _add_analyst_commands(commands: argparse._SubParsersAction) -> None:
         command.add_argument("--live", action="store_true",
                              help="read the live file instead of the snapshot (waits for runs)")
         command.set_defaults(handler=handler)
+    stories = commands.add_parser(
+        "stories", help="the biggest stories (more than one document) of the last days")
+    stories.add_argument("--days", type=int, default=7,
+                         help="stories whose last day is at most this many days ago")
+    stories.add_argument("--limit", type=int, default=20, help="stories shown")
+    stories.add_argument("--format", choices=analyst.FORMATS, default="table")
+    stories.add_argument("--db", type=Path, help="the live warehouse file (default: setting)")
+    stories.add_argument("--live", action="store_true",
+                         help="read the live file instead of the snapshot (waits for runs)")
+    stories.set_defaults(handler=analyst.command_stories)
 
 
 def _add_maintenance_commands(commands: argparse._SubParsersAction) -> None:
@@ -82,6 +92,10 @@ def _add_maintenance_commands(commands: argparse._SubParsersAction) -> None:
     dedup.add_argument("--db", type=Path)
     dedup.add_argument("--batch-size", type=int, default=2000)
     dedup.set_defaults(handler=runs.command_dedup)
+    regroup = commands.add_parser(
+        "regroup", help="group every stored document into stories again with the current settings")
+    regroup.add_argument("--db", type=Path)
+    regroup.set_defaults(handler=runs.command_regroup)
     retag = commands.add_parser(
         "retag", help="re-tag stored documents' entities with the current (or given) models")
     retag.add_argument("--model", action="append", metavar="LANG=PACKAGE_OR_PATH",

@@ -114,6 +114,15 @@ def command_sql(args: argparse.Namespace) -> int:
     return run_sql(target, args.query, args.format)
 
 
+def command_stories(args: argparse.Namespace) -> int:
+    """The biggest stories of the last days, from the analysts' snapshot."""
+    target = analyst_file(args)
+    if target is None:
+        return 1
+    return print_results(target, lambda session: [session.top_stories(args.days, args.limit)],
+                         args.format)
+
+
 SHELL_HELP = """.tables            tables and views
 .schema NAME       the columns of a table or view
 .mode FORMAT       table, csv, json or markdown

@@ -1,4 +1,5 @@
-"""The commands that run a flow from the terminal: `corpus run`, `fetch`, `dedup` and `retag`.
+"""The commands that run a flow from the terminal: `corpus run`, `fetch`, `dedup`, `regroup` and
+`retag`.
 
 Each builds its settings once (cli/options.py), applies its own options on them, hands them to
 the flow as its `settings` argument, and prints what the run did. The flows are imported inside
@@ -63,6 +64,10 @@ def print_summary(report: Any) -> None:
                         ["language", "documents"], report.languages))
     console.print(table("top entities", ["entity", "key", "label", "documents"],
                         [(name, key, label, docs) for key, label, name, docs in report.top_entities]))
+    if getattr(report, "stories", None):
+        console.print(table("stories this run started or grew",
+                            ["story", "documents", "new this run"],
+                            [(title, docs, new) for _, title, docs, new in report.stories], False))
     console.print("\nTry a query:")
     console.print(f'  {_program()} sql "{report.example_sql}"', highlight=False, soft_wrap=True)
 
@@ -142,6 +147,16 @@ def command_dedup(args: argparse.Namespace) -> int:
     found = in_terminal_run(lambda: recompute_near_duplicates(
         RecomputeParams(batch_size=args.batch_size), settings=settings))
     console.print(f"near duplicates recomputed: {found} found")
+    return 0
+
+
+def command_regroup(args: argparse.Namespace) -> int:
+    settings = command_settings(args)
+    report_to_prefect()
+    from flows.stories import RegroupParams, regroup_stories
+
+    stories = in_terminal_run(lambda: regroup_stories(RegroupParams(), settings=settings))
+    console.print(f"documents grouped again: {stories} stories")
     return 0
 
 

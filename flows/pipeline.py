@@ -2,7 +2,7 @@
 
 A run opens the warehouse session (run lock, one connection), records itself and syncs the
 alias file; each batch of read outcomes then goes clean → language → entities (pure stages, on
-the task runner) → exact dedup → near dedup → load (the session, in this process, one batch at
+the task runner) → exact dedup → near dedup → stories → load (the session, in this process, one batch at
 a time, in order); a batch that fails is split until the failing input is alone and rejected;
 the run ends with its report and the analysts' snapshot. Files and URLs differ
 only in the stages before this: ingest_files.py and ingest_urls.py.
@@ -32,6 +32,7 @@ from tasks.entities import entities_stage, sync_aliases_stage
 from tasks.language import language_stage
 from tasks.load import load_stage, reject_input_stage
 from tasks.near_dup import near_dup_stage
+from tasks.stories import story_stage
 from tasks.report import (
     RunReport, begin_run_stage, finish_maintenance_stage, publish_snapshot_stage, report_stage,
 )
@@ -114,8 +115,10 @@ def write(run: Run, read_stage: str, outcomes: Any, cleaned: Any, documents: Any
     split = _in_stage(run, "dedup", dedup_stage, run.session, opaque(documents))
     near = _in_stage(run, "near_dup", near_dup_stage, run.session, opaque(split.unique),
                      run.settings.dedup)
+    stories = _in_stage(run, "stories", story_stage, run.session, opaque(split.unique),
+                        opaque(near), opaque(mentions), run.settings.stories)
     _in_stage(run, "load", load_stage, run.session, run.run_id, opaque(outcomes), opaque(split),
-              opaque(near), opaque(mentions))
+              opaque(near), opaque(mentions), opaque(stories))
 
 
 def isolate(run: Run, batch: list[Any], read: Read, read_stage: str, failed: StageFailed

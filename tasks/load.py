@@ -19,7 +19,7 @@ from tasks.records import (
 )
 from tasks.urls import redact_text, redact_url
 from warehouse.records import (
-    Batch, Candidate, HttpFetch, Mention, ParsedArticle, Reject, Source, sha256_hex,
+    Batch, Candidate, HttpFetch, Mention, ParsedArticle, Reject, Source, StorySplit, sha256_hex,
     source_id_for, utc_naive,
 )
 from warehouse.session import Warehouse
@@ -109,6 +109,7 @@ def build_batch(
     split: ExactSplit,
     near: NearSplit,
     mentions: list[Mention],
+    stories: StorySplit | None = None,
 ) -> Batch:
     """Everything one batch writes, ready for a single transaction: the new documents (and
     their mentions; copies of stored texts were tagged too, but their mentions are stored)."""
@@ -118,7 +119,8 @@ def build_batch(
     files = sum(ends_its_file(candidate) for candidate, _ in outcomes)
     batch = Batch(batch_id=batch_id_for(run_id, outcomes), run_id=run_id, files=files,
                   documents=split.unique, duplicates=[*split.duplicates, *near.duplicates],
-                  mentions=new_mentions(mentions, new), bands=near.bands)
+                  mentions=new_mentions(mentions, new), bands=near.bands,
+                  stories=stories or StorySplit())
     for candidate, outcome in outcomes:
         if outcome.unchanged:
             if candidate.kind == "file":
@@ -174,9 +176,11 @@ def load_stage(
     split: ExactSplit,
     near: NearSplit,
     tagged: Tagged,
+    stories: StorySplit | None = None,
 ) -> bool:
     """Write the batch in one transaction; False when the ledger shows it was written already."""
-    loaded = session.load_batch(build_batch(run_id, outcomes, split, near, tagged.mentions))
+    loaded = session.load_batch(build_batch(run_id, outcomes, split, near, tagged.mentions,
+                                            stories))
     session.publish_progress(run_id)
     return loaded
 

@@ -293,3 +293,4 @@ class Tagged(BaseModel):
     task run for the rest of the flow run, and a batch has ~10 mentions per document."""
 
     mentions: SkipValidation[list[Mention]]
+

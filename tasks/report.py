@@ -31,6 +31,8 @@ class RunReport(BaseModel):
     languages: list[tuple[str, int]]  # whole warehouse
     top_entities: list[tuple[str, str, str, int]]  # the run's documents: key, label, name, documents
     documents_total: int
+    # (story_id, title, documents, joined this run) of the stories the run started or grew most
+    stories: list[tuple[str, str, int, int]] = []
     stage_seconds: dict[str, float] = {}  # busy time per stage, from Prefect's task runs
     example_sql: str = EXAMPLE_SQL
 
@@ -65,6 +67,10 @@ def render_markdown(report: RunReport) -> str:
     lines += [line + "  " for line in bar_chart(report.languages)] + [""]
     lines += ["**Top entities (this run's documents)**", "", "| entity | label | documents |", "|---|---|---:|"]
     lines += [f"| {name} | {label} | {docs} |" for _, label, name, docs in report.top_entities]
+    if report.stories:
+        lines += ["", "**Stories this run started or grew**", "",
+                  "| story | documents | new this run |", "|---|---:|---:|"]
+        lines += [f"| {title} | {docs} | {new} |" for _, title, docs, new in report.stories]
     if report.stage_seconds:
         lines += ["", "**Time per stage (seconds busy)**", ""]
         rows = sorted(report.stage_seconds.items(), key=lambda item: -item[1])
@@ -111,6 +117,7 @@ def report_stage(session: Warehouse, run_id: str, seen: int, skipped: int,
         languages=session.documents_per_language(),
         top_entities=session.top_entities(run_id),
         documents_total=session.table_counts()["documents"],
+        stories=session.run_stories(run_id),
         stage_seconds=stage_seconds(task_runs),
     )
     session.finish_run(run_id, report.figures(), report.model_dump())

@@ -13,7 +13,7 @@ import duckdb
 from pydantic import BaseModel
 
 from warehouse.queries import Reads
-from warehouse.records import BandKeys, Batch, Mention, Source
+from warehouse.records import BandKeys, Batch, Mention, Source, StorySplit
 
 # The key of each table. Most tables keep no key index (migrations 0008 and 0009: DuckDB holds
 # such an index wholly in memory), so the writer keeps the keys unique: a batch's rows are
@@ -27,6 +27,10 @@ _KEYS: dict[str, tuple[str, ...]] = {
     "lsh_bands": ("doc_id", "band"),
     "http_fetches": ("url", "fetched_at"),
     "entity_aliases": ("alias", "language"),
+    "story_terms": ("doc_id", "term"),
+    "story_term_counts": ("term",),
+    "story_members": ("doc_id",),
+    "story_links": ("doc_id", "linked_doc_id"),
 }
 
 # What a source seen again takes from its newest sighting (the rest stays from its first).
@@ -62,6 +66,14 @@ def _mention_columns(mentions: Sequence[Mention]) -> dict[str, list]:
     for mention in mentions:
         unique.setdefault(_MENTION_KEY(mention), mention)
     return {field: list(values) for field, values in zip(Mention._fields, zip(*unique.values()))}
+
+
+def _rows_of_new(columns: dict[str, list], stored: set[str]) -> dict[str, list]:
+    """The rows (given as columns with a doc_id column) of documents not in `stored`."""
+    kept = [n for n, doc_id in enumerate(columns["doc_id"]) if doc_id not in stored]
+    if len(kept) == len(columns["doc_id"]):
+        return columns
+    return {name: [values[n] for n in kept] for name, values in columns.items()}
 
 
 def _now() -> dt.datetime:
@@ -179,6 +191,7 @@ class Writes(Reads):
         # without an anti-join against the biggest table.
         self.insert_columns("mentions", _mention_columns(
             [m for m in batch.mentions if m.doc_id not in stored]), only_new=False)
+        self.insert_stories(batch.stories, stored, run, now)
         rejects = [
             {**row, "content_hash": row["content_hash"] or ""}
             for row in _dicts(batch.rejects, run_id=run, recorded_at=now)
@@ -192,6 +205,29 @@ class Writes(Reads):
                 len(batch.duplicates), len(batch.rejects), len(batch.mentions), now,
             ],
         )
+
+    def insert_stories(self, split: StorySplit, stored: set[str], run_id: str,
+                       now: dt.datetime) -> None:
+        """Store a batch's story rows for the documents this transaction inserts (inside the
+        caller's transaction), and add its term counts."""
+        if not split.members or not split.members["doc_id"]:
+            return
+        self.insert_columns("story_terms", _rows_of_new(split.terms, stored), only_new=False)
+        members = _rows_of_new(split.members, stored)
+        self.insert_columns("story_members", {
+            **members, "run_id": [run_id] * len(members["doc_id"]),
+            "joined_at": [now] * len(members["doc_id"])}, only_new=False)
+        links = _rows_of_new(split.links, stored)
+        self.insert_columns("story_links", {**links, "run_id": [run_id] * len(links["doc_id"])},
+                            only_new=False)
+        counts = split.counts
+        if counts["term"]:
+            self.con.execute(
+                "update story_term_counts set documents = story_term_counts.documents"
+                " + new.documents from (select unnest($1::bigint[]) as term,"
+                " unnest($2::integer[]) as documents) as new"
+                " where story_term_counts.term = new.term", [counts["term"], counts["documents"]])
+            self.insert_columns("story_term_counts", counts)
 
     def _link_versions(self, sources: Sequence[Source]) -> None:
         """Point each earlier document of a source that now holds a document of its own (status
@@ -255,6 +291,11 @@ class Writes(Reads):
         """Store recomputed near duplicates and band keys (inside the caller's transaction)."""
         self.insert_rows("duplicates", _dicts(duplicates, run_id=run_id, recorded_at=_now()))
         self.insert_columns("lsh_bands", bands.without(set()).columns(), only_new=False)
+
+    def reset_stories(self) -> None:
+        """Forget every story, link and term (inside the caller's transaction)."""
+        for table in ("story_terms", "story_term_counts", "story_members", "story_links"):
+            self.con.execute(f"delete from {table}")
 
     def replace_mentions(self, doc_ids: Sequence[str], mentions: Sequence[Mention]) -> None:
         """Swap the mentions of `doc_ids` for new ones (inside the caller's transaction)."""

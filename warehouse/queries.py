@@ -224,3 +224,133 @@ class Reads:
     def known_urls(self) -> list[str]:
         """Locators of the URL sources already processed (their canonical URLs)."""
         return [row[0] for row in self.con.execute("select locator from sources where kind = 'url'").fetchall()]
+
+    # ------------------------------------------------------------------ stories (0011)
+
+    def story_term_counts(self, terms: list[int]) -> tuple[dict[int, int], int]:
+        """term → how many grouped documents hold it, for the given terms; and how many
+        documents are grouped."""
+        total = self.con.execute("select count(*) from story_members").fetchone()[0]
+        if not terms:
+            return {}, total
+        rows = self.con.execute(
+            "select term, documents from story_term_counts"
+            " where term in (select unnest($1::bigint[]))", [terms]).fetchall()
+        return dict(rows), total
+
+    def story_candidates(self, terms: dict[str, list], window_days: int
+                         ) -> list[tuple[str, str, int, float, int]]:
+        """(new doc_id, earlier doc_id, kind, sum of weight products, days apart) for every
+        pair of a new document (terms: doc_id, kind, term, weight, day, pos columns) and a
+        stored or earlier new document (lower pos) that share a term of a kind and are at most
+        `window_days` apart."""
+        if not terms["doc_id"]:
+            return []
+        return self.con.execute(
+            "with new as (select unnest($1::varchar[]) as doc_id, unnest($2::tinyint[]) as kind,"
+            " unnest($3::bigint[]) as term, unnest($4::float[]) as weight,"
+            " unnest($5::date[]) as day, unnest($6::integer[]) as pos),"
+            " pool as (select s.doc_id, s.kind, s.term, s.weight, s.day, -1 as pos"
+            " from story_terms as s where s.term in (select term from new)"
+            " union all select * from new)"
+            " select n.doc_id, p.doc_id, n.kind, sum(n.weight * p.weight),"
+            " abs(date_diff('day', p.day, n.day))"
+            " from new as n join pool as p on p.term = n.term and p.kind = n.kind and p.pos < n.pos"
+            " where p.doc_id <> n.doc_id and abs(date_diff('day', p.day, n.day)) <= $7"
+            " group by all",
+            [terms["doc_id"], terms["kind"], terms["term"], terms["weight"], terms["day"],
+             terms["pos"], window_days],
+        ).fetchall()
+
+    def stories_of(self, doc_ids: list[str]) -> dict[str, str]:
+        """doc_id → story_id of the given stored documents that are grouped."""
+        if not doc_ids:
+            return {}
+        return dict(self.con.execute(
+            "select doc_id, story_id from story_members"
+            " where doc_id in (select unnest($1::varchar[]))", [doc_ids]).fetchall())
+
+    def root_cosines(self, terms: dict[str, list], pairs: list[tuple[str, str]]
+                     ) -> dict[tuple[str, str], list[float]]:
+        """(new doc_id, stored doc_id) → the cosine of each kind of term between them, for the
+        given pairs, whatever their days."""
+        if not pairs:
+            return {}
+        rows = self.con.execute(
+            "with new as (select unnest($1::varchar[]) as doc_id, unnest($2::tinyint[]) as kind,"
+            " unnest($3::bigint[]) as term, unnest($4::float[]) as weight),"
+            " wanted as (select unnest($5::varchar[]) as doc_id, unnest($6::varchar[]) as other)"
+            " select w.doc_id, w.other, n.kind, sum(n.weight * s.weight)"
+            " from wanted as w join new as n on n.doc_id = w.doc_id"
+            " join story_terms as s on s.doc_id = w.other and s.term = n.term and s.kind = n.kind"
+            " group by all",
+            [terms["doc_id"], terms["kind"], terms["term"], terms["weight"],
+             [doc for doc, _ in pairs], [other for _, other in pairs]],
+        ).fetchall()
+        cosines: dict[tuple[str, str], list[float]] = {pair: [0.0, 0.0, 0.0] for pair in pairs}
+        for doc, other, kind, value in rows:
+            cosines[(doc, other)][kind] = value
+        return cosines
+
+    def story_batch_times(self) -> list[Any]:
+        """The distinct load times of stored documents, in order: one per loaded batch."""
+        return [row[0] for row in self.con.execute(
+            "select distinct created_at from documents order by created_at").fetchall()]
+
+    def story_documents(self, created_at: Any) -> list[tuple[str, str | None, str, Any, Any]]:
+        """(doc_id, title, text, published, created_at) of the documents one batch loaded, in
+        the order the ingest flow saw them (locator order)."""
+        return self.con.execute(
+            "select d.doc_id, d.title, d.text, d.published, d.created_at"
+            " from documents d join sources s using (source_id) where d.created_at = ?"
+            " order by s.locator, d.doc_id", [created_at]).fetchall()
+
+    def mention_keys(self, doc_ids: list[str]) -> list[tuple[str, str]]:
+        """(doc_id, key) of the stored mentions of the given documents, in text order."""
+        return self.con.execute(
+            "select doc_id, key from mentions where doc_id in (select unnest($1::varchar[]))"
+            " order by doc_id, start_char, end_char, label, tagger", [doc_ids]).fetchall()
+
+    def near_canonicals(self, doc_ids: list[str]) -> dict[str, str]:
+        """near duplicate doc_id → its canonical doc_id, for the given documents."""
+        return dict(self.con.execute(
+            "select doc_id, canonical_doc_id from duplicates where method = 'near'"
+            " and doc_id in (select unnest($1::varchar[]))", [doc_ids]).fetchall())
+
+    def story_count(self) -> int:
+        """How many stories the warehouse holds."""
+        return self.con.execute("select count(distinct story_id) from story_members").fetchone()[0]
+
+    def top_stories(self, days: int, limit: int) -> tuple[list[str], list[tuple[Any, ...]]]:
+        """Column names and rows of the biggest stories of more than one document whose last
+        day is at most `days` days ago, biggest first. Read from the tables rather than the
+        `stories` view, which counts every story's entities."""
+        cursor = self.con.execute(
+            "with members as (select m.story_id, d.language,"
+            " coalesce(d.published, cast(d.created_at as date)) as day"
+            " from story_members m join documents d using (doc_id)),"
+            " big as (select story_id, count(*) as documents,"
+            " list(distinct language order by language) as languages,"
+            " min(day) as first_day, max(day) as last_day from members group by story_id"
+            " having count(*) > 1 and max(day) >= current_date - cast(? as integer)"
+            " order by documents desc, last_day desc, story_id limit ?)"
+            " select b.documents, b.languages, b.first_day, b.last_day,"
+            " left(coalesce(d.title, split_part(trim(d.text), chr(10), 1)), 80) as title,"
+            " b.story_id from big b join documents d on d.doc_id = b.story_id"
+            " order by b.documents desc, b.last_day desc, b.story_id", [days, limit])
+        return [column[0] for column in cursor.description], cursor.fetchall()
+
+    def run_stories(self, run_id: str, limit: int = 5) -> list[tuple[str, str, int, int]]:
+        """(story_id, title, documents, of them joined in this run) of the stories of more than
+        one document that the run started or grew, those it grew most first."""
+        return self.con.execute(
+            "with joined as (select story_id, count(*) as new from story_members"
+            " where run_id = ? group by story_id),"
+            " sizes as (select story_id, count(*) as documents from story_members"
+            " where story_id in (select story_id from joined) group by story_id)"
+            " select j.story_id,"
+            " left(coalesce(d.title, split_part(trim(d.text), chr(10), 1)), 80),"
+            " s.documents, j.new from joined j join sizes s using (story_id)"
+            " join documents d on d.doc_id = j.story_id where s.documents > 1"
+            " order by j.new desc, s.documents desc, j.story_id limit ?",
+            [run_id, limit]).fetchall()

@@ -224,6 +224,17 @@ class BandKeys(BaseModel):
         return BandKeys(doc_ids=[self.doc_ids[n] for n in kept], keys=[self.keys[n] for n in kept])
 
 
+class StorySplit(BaseModel):
+    """What story grouping found in a batch, as columns of its tables (tasks/stories.py):
+    `story_terms` rows, document counts to add to `story_term_counts`, `story_members` and
+    `story_links` rows (run_id and times are the loader's)."""
+
+    terms: dict[str, list] = Field(default_factory=dict)
+    counts: dict[str, list] = Field(default_factory=dict)
+    members: dict[str, list] = Field(default_factory=dict)
+    links: dict[str, list] = Field(default_factory=dict)
+
+
 class Batch(BaseModel):
     """Everything one batch writes, loaded in one transaction."""
 
@@ -239,3 +250,4 @@ class Batch(BaseModel):
     rejects: list[Reject] = Field(default_factory=list)
     bands: BandKeys = Field(default_factory=BandKeys)
     fetches: list[HttpFetch] = Field(default_factory=list)
+    stories: StorySplit = Field(default_factory=StorySplit)

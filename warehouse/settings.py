@@ -134,6 +134,28 @@ class DedupSettings(BaseSettings):
         return self.num_perm // self.bands
 
 
+class StorySettings(BaseSettings):
+    """Story grouping (tasks/stories.py). Set as one JSON object in CORPUSFLOW_STORIES; after
+    changing it, `corpus stories --regroup` groups the stored documents again."""
+
+    model_config = _ENV
+
+    threshold: float = Field(
+        0.5, gt=0, le=1,
+        description="Link score (0-1, from the shared content words, entity keys and numbers) "
+        "at which a document joins the story of the earlier document it links to.",
+    )
+    window_days: int = Field(
+        3, ge=0, description="Documents further apart than this many days (by publication "
+        "date, else the day they were first seen) are never linked.",
+    )
+    root_floor: float = Field(
+        0.25, ge=0, le=1,
+        description="A document joins a story only if its score with the story's first "
+        "document also reaches this, so that stories do not drift along chains of links.",
+    )
+
+
 class RunnerSettings(BaseSettings):
     """Where the heavy, pure stages run."""
 
@@ -280,6 +302,9 @@ class Settings(BaseSettings):
     entities: EntitySettings = Field(default_factory=EntitySettings)
     dedup: DedupSettings = Field(
         default_factory=DedupSettings, validation_alias=_env("NEAR_DUPLICATES")
+    )
+    stories: StorySettings = Field(
+        default_factory=StorySettings, validation_alias=_env("STORIES")
     )
     runners: RunnerSettings = Field(default_factory=RunnerSettings)
     fetch: FetchSettings = Field(default_factory=FetchSettings)

@@ -1,0 +1,310 @@
+"""Stories: every new document joins the story of an earlier document it links to, or starts one.
+
+A document is summed up by its strongest terms of three kinds, weighted by tf-idf (document
+counts kept in the warehouse, so weights do not depend on a run) and each kind normalised to
+unit length: content words (lower-cased, function words of the common news languages left out),
+entity keys (canonical, so Mosca and Moscow are one term, which links across languages) and
+numbers. The cosine of each kind over shared terms is a signal; the link score combines them,
+and a link counts only between documents at most `window_days` apart (by publication date, else
+the day they were first seen). Candidates come from the stored terms (`story_terms`), so a new
+document is compared only with documents that share a strong term with it inside the window.
+
+A document joins the story of its best link at or above `threshold`, if its score with that
+story's first document also reaches `root_floor`: without that second test, stories drift along
+chains of links (A like B, B like C, ... Z about something else). A near duplicate always joins
+its canonical document's story; an exact duplicate is not a document of its own, so it is in its
+canonical document's story by construction.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import math
+import re
+from collections import Counter
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+
+from prefect import task
+from prefect.cache_policies import NO_CACHE
+
+from tasks.records import NearSplit, Tagged
+from warehouse.queries import Reads
+from warehouse.records import Document, Mention, StorySplit
+from warehouse.session import Warehouse
+from warehouse.settings import StorySettings
+
+WORD, ENTITY, NUMBER = 0, 1, 2
+KINDS = ("content", "entities", "numbers")
+# Terms kept per document, per kind: enough to describe an article, few enough that the
+# candidate join stays small at a million stored documents.
+KEPT = {WORD: 100, ENTITY: 20, NUMBER: 10}
+
+_WORD = re.compile(r"[^\W\d_]{3,}")
+_NUMBER = re.compile(r"\d+(?:[.,]\d+)*")
+
+# The commonest function words of the languages the news corpora here hold (general knowledge,
+# not taken from any data set): they carry no story, and a small corpus cannot yet learn that
+# from document counts.
+_STOP = frozenset("""
+the and for that with this from have has had was were are been not but they their them his her
+its our you your who whom which what when where while will would could should said says also
+more most than then there here about after before over into out all any one two new can may
+just only very other some such said year years time last first like being because these those
+him she how per via yet did does done still even made make many much own same both each
+che per con non una uno del della dei delle degli dal dalla dai nel nella nei nelle sul sulla
+sono come anche più alla alle agli allo gli lei lui loro suo sua suoi sue questo questa questi
+queste quello quella essere stato stata hanno aveva dopo prima fra tra ancora già dove quando
+der die das und ein eine einer eines dem den des mit von für auf ist nicht sich auch als noch
+wie bei aus nach wird werden wurde sind hat haben zum zur oder aber mehr einem einen sie ihr
+los las del con por para una uno que como más pero sus les entre sobre este esta ese esa fue
+ser han hay muy sin desde todo todos también cuando donde
+les des une est pas pour par sur dans qui que avec plus ont sont été aux ces son ses mais
+""".split())
+
+
+@dataclass
+class Profile:
+    """One document's story terms: (kind, term) → weight, each kind of unit length."""
+
+    doc_id: str
+    day: dt.date
+    weights: dict[tuple[int, int], float] = field(default_factory=dict)
+
+
+def term_hash(kind: int, term: str) -> int:
+    """A signed 64-bit hash of a term of a kind (DuckDB's bigint)."""
+    digest = hashlib.blake2b(f"{kind}:{term}".encode(), digest_size=8).digest()
+    return int.from_bytes(digest, "big", signed=True)
+
+
+def term_counts(title: str | None, text: str, keys: Iterable[str]) -> Counter:
+    """How often each (kind, term hash) occurs in a document: its words (the title's counted
+    twice, as the headline names the story), entity keys and numbers of two or more digits."""
+    counts: Counter = Counter()
+    words = [w for w in _WORD.findall(f"{title or ''} {title or ''} {text}".lower())
+             if w not in _STOP]
+    counts.update((WORD, term_hash(WORD, w)) for w in words)
+    counts.update((ENTITY, term_hash(ENTITY, k)) for k in keys)
+    numbers = (n.replace(",", "").replace(".", "") for n in _NUMBER.findall(text))
+    counts.update((NUMBER, term_hash(NUMBER, n)) for n in numbers if len(n) >= 2)
+    return counts
+
+
+def profile(doc_id: str, day: dt.date, counts: Counter, documents: dict[int, int],
+            total: int) -> Profile:
+    """The document's strongest terms of each kind by (1 + log tf) · idf, normalised per kind.
+    `documents` holds each term's document count and `total` the documents counted."""
+    kept = Profile(doc_id, day)
+    for kind, limit in KEPT.items():
+        scored = sorted(
+            ((1 + math.log(n)) * (math.log((1 + total) / (1 + documents.get(t, 0))) + 1), t)
+            for (k, t), n in counts.items() if k == kind)[-limit:]
+        norm = math.sqrt(sum(w * w for w, _ in scored)) or 1.0
+        kept.weights.update(((kind, t), w / norm) for w, t in scored)
+    return kept
+
+
+@dataclass
+class Signals:
+    """The evidence between a document and an earlier one."""
+
+    cosines: list[float] = field(default_factory=lambda: [0.0, 0.0, 0.0])
+    days_apart: int = 0
+    near_duplicate: bool = False
+
+    @property
+    def score(self) -> float:
+        """The link score, 0-1. Content words carry most of a story; entity keys link across
+        languages, where content words share only names; numbers (casualties, sums, scores)
+        confirm. Weights read off the human-rated story pairs (bench/stories.py)."""
+        if self.near_duplicate:
+            return 1.0
+        content, entities, numbers = self.cosines
+        return min(1.0, 0.8 * content + 0.35 * entities + 0.15 * numbers)
+
+
+@dataclass
+class Grouping:
+    """The stories of a batch: doc_id → (story_id, score), links and the stories' first
+    documents, given the stored documents' stories."""
+
+    story_of: dict[str, str]
+    members: dict[str, tuple[str, float]] = field(default_factory=dict)
+    links: list[tuple[str, str, Signals]] = field(default_factory=list)
+
+
+def assign(profiles: Sequence[Profile], candidates: dict[str, dict[str, Signals]],
+           root_scores: dict[tuple[str, str], float], near: dict[str, str],
+           story_of: dict[str, str], settings: StorySettings) -> Grouping:
+    """Each new document, in batch order, joins a story or starts one.
+
+    `candidates[doc]` holds the signals with earlier documents (stored, or earlier in the batch)
+    that share a term inside the window; `root_scores[(doc, story)]` the score with a stored
+    story's first document; `near` maps near duplicates to their canonical document; `story_of`
+    the stored candidates' stories."""
+    grouping = Grouping(story_of=dict(story_of))
+    own = {p.doc_id: p for p in profiles}
+    for doc in profiles:
+        links = sorted(((signals.score, other, signals)
+                        for other, signals in candidates.get(doc.doc_id, {}).items()
+                        if other in grouping.story_of), reverse=True)
+        joined = _near_story(doc.doc_id, near, grouping)
+        for score, other, signals in links:
+            if score < settings.threshold:
+                break
+            story = grouping.story_of[other]
+            if joined is None and _root_score(doc, story, own, root_scores) >= settings.root_floor:
+                joined = (story, score)
+            grouping.links.append((doc.doc_id, other, signals))
+        story, score = joined or (doc.doc_id, 1.0)
+        grouping.story_of[doc.doc_id] = story
+        grouping.members[doc.doc_id] = (story, round(score, 4))
+    return grouping
+
+
+def _near_story(doc_id: str, near: dict[str, str], grouping: Grouping
+                ) -> tuple[str, float] | None:
+    canonical = near.get(doc_id)
+    if canonical is None or canonical not in grouping.story_of:
+        return None
+    grouping.links.append((doc_id, canonical, Signals(near_duplicate=True)))
+    return grouping.story_of[canonical], 1.0
+
+
+def _root_score(doc: Profile, story: str, own: dict[str, Profile],
+                root_scores: dict[tuple[str, str], float]) -> float:
+    """The score with the story's first document: from the batch's own profiles when that is a
+    new document, else as the warehouse computed it."""
+    if story == doc.doc_id:
+        return 1.0
+    if story in own:
+        return cosine_signals(doc, own[story]).score
+    return root_scores.get((doc.doc_id, story), 0.0)
+
+
+def cosine_signals(a: Profile, b: Profile) -> Signals:
+    """The signals between two profiles held in memory."""
+    cosines = [0.0, 0.0, 0.0]
+    small, large = sorted((a.weights, b.weights), key=len)
+    for (kind, term), weight in small.items():
+        cosines[kind] += weight * large.get((kind, term), 0.0)
+    return Signals(cosines, abs((a.day - b.day).days))
+
+
+def story_rows(profiles: Sequence[Profile], counts: dict[int, int], grouping: Grouping
+               ) -> StorySplit:
+    """The rows a batch's grouping stores: terms, term counts, members and links."""
+    terms = [(p.doc_id, kind, term, weight, p.day)
+             for p in profiles for (kind, term), weight in p.weights.items()]
+    links = [(doc, other, round(s.score, 4), *(round(c, 4) for c in s.cosines), s.days_apart,
+              s.near_duplicate) for doc, other, s in grouping.links]
+    return StorySplit(
+        terms=_columns(terms, ("doc_id", "kind", "term", "weight", "day")),
+        counts={"term": list(counts), "documents": list(counts.values())},
+        members=_columns([(doc, story, score) for doc, (story, score) in grouping.members.items()],
+                         ("doc_id", "story_id", "score")),
+        links=_columns(links, ("doc_id", "linked_doc_id", "score", *KINDS, "days_apart",
+                               "near_duplicate")),
+    )
+
+
+def profile_columns(profiles: Sequence[Profile]) -> dict[str, list]:
+    """The profiles' terms as columns, with each document's position in the batch."""
+    rows = [(p.doc_id, kind, term, weight, p.day, pos) for pos, p in enumerate(profiles)
+            for (kind, term), weight in p.weights.items()]
+    return _columns(rows, ("doc_id", "kind", "term", "weight", "day", "pos"))
+
+
+def _columns(rows: list[tuple], names: tuple[str, ...]) -> dict[str, list]:
+    columns = list(zip(*rows)) if rows else [()] * len(names)
+    return {name: list(values) for name, values in zip(names, columns, strict=True)}
+
+
+@dataclass
+class StoryInput:
+    """What grouping reads of one new document."""
+
+    doc_id: str
+    title: str | None
+    text: str
+    day: dt.date
+    keys: list[str]
+
+
+def group_batch(session: Reads, inputs: Sequence[StoryInput], near: dict[str, str],
+                settings: StorySettings) -> StorySplit:
+    """Profile a batch, find its candidates among stored documents and each other, group it."""
+    counts = {i.doc_id: term_counts(i.title, i.text, i.keys) for i in inputs}
+    batch_counts: Counter = Counter(t for c in counts.values() for _, t in c)
+    stored, total = session.story_term_counts(list(batch_counts))
+    documents = {t: stored.get(t, 0) + n for t, n in batch_counts.items()}
+    profiles = [profile(i.doc_id, i.day, counts[i.doc_id], documents, total + len(inputs))
+                for i in inputs]
+    columns = profile_columns(profiles)
+    found = session.story_candidates(columns, settings.window_days)
+    candidates: dict[str, dict[str, Signals]] = {}
+    for doc, other, kind, value, days in found:
+        signals = candidates.setdefault(doc, {}).setdefault(other, Signals(days_apart=days))
+        signals.cosines[kind] = value
+    story_of = session.stories_of(sorted({o for c in candidates.values() for o in c}
+                                         | set(near.values())))
+    roots = sorted({(doc, story_of[o]) for doc, c in candidates.items() for o in c
+                    if o in story_of})
+    root_scores = {pair: Signals(cosines).score
+                   for pair, cosines in session.root_cosines(columns, roots).items()}
+    grouping = assign(profiles, candidates, root_scores, near, story_of, settings)
+    return story_rows(profiles, batch_counts, grouping)
+
+
+def story_inputs(documents: Sequence[Document], mentions: Iterable[Mention],
+                 today: dt.date) -> list[StoryInput]:
+    """The grouping inputs of a batch's new documents, their day being the publication date or,
+    without one, `today` (the day they are first seen)."""
+    keys: dict[str, list[str]] = {}
+    seen: set[tuple] = set()
+    for mention in mentions:
+        # Exact copies of a text in the batch were tagged too and repeat its mentions.
+        marker = (mention.doc_id, mention.tagger, mention.start_char, mention.end_char,
+                  mention.label)
+        if marker not in seen:
+            seen.add(marker)
+            keys.setdefault(mention.doc_id, []).append(mention.key)
+    return [StoryInput(d.doc_id, d.title, d.text, d.published or today, keys.get(d.doc_id, []))
+            for d in documents]
+
+
+@task(name="stories", cache_policy=NO_CACHE)
+def story_stage(session: Warehouse, documents: list[Document], near: NearSplit, tagged: Tagged,
+                settings: StorySettings) -> StorySplit:
+    """Group a batch's new documents into stories, among stored documents and each other."""
+    today = dt.datetime.now(dt.UTC).date()
+    canonical = {d.doc_id: d.canonical_doc_id for d in near.duplicates if d.doc_id}
+    return group_batch(session, story_inputs(documents, tagged.mentions, today), canonical,
+                       settings)
+
+
+def regroup(session: Warehouse, run_id: str, settings: StorySettings) -> int:
+    """Group every stored document again with the current settings, batch by batch as they were
+    loaded and in the order the ingest saw them, so the result equals a fresh ingest with these
+    settings; in one transaction (analysts never see half a regrouping). Returns the stories."""
+    with session.transaction():
+        session.reset_stories()
+        for created_at in session.story_batch_times():
+            rows = session.story_documents(created_at)
+            keys: dict[str, list[str]] = {}
+            for doc_id, key in session.mention_keys([r[0] for r in rows]):
+                keys.setdefault(doc_id, []).append(key)
+            inputs = [StoryInput(doc_id, title, text, published or seen.date(), keys.get(doc_id, []))
+                      for doc_id, title, text, published, seen in rows]
+            near = session.near_canonicals([i.doc_id for i in inputs])
+            split = group_batch(session, inputs, near, settings)
+            session.insert_stories(split, set(), run_id, created_at)
+        return session.story_count()
+
+
+@task(name="regroup-stories", cache_policy=NO_CACHE)
+def regroup_stage(session: Warehouse, run_id: str, settings: StorySettings) -> int:
+    """Group every stored document into stories again (tasks.stories.regroup)."""
+    return regroup(session, run_id, settings)
