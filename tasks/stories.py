@@ -40,6 +40,10 @@ KINDS = ("content", "entities", "numbers")
 # Terms kept per document, per kind: enough to describe an article, few enough that the
 # candidate join stays small at a million stored documents.
 KEPT = {WORD: 100, ENTITY: 20, NUMBER: 10}
+# Weights of the content, entity and number cosines in a link's score, within a language and
+# across languages; read off the human-rated story pairs (bench/stories.py).
+SAME = (0.8, 0.35, 0.15)
+CROSS = (1.5, 0.75, 0.3)
 
 _WORD = re.compile(r"[^\W\d_]{3,}")
 _NUMBER = re.compile(r"\d+(?:[.,]\d+)*")
@@ -70,6 +74,7 @@ class Profile:
 
     doc_id: str
     day: dt.date
+    language: str = "und"
     weights: dict[tuple[int, int], float] = field(default_factory=dict)
 
 
@@ -92,11 +97,11 @@ def term_counts(title: str | None, text: str, keys: Iterable[str]) -> Counter:
     return counts
 
 
-def profile(doc_id: str, day: dt.date, counts: Counter, documents: dict[int, int],
-            total: int) -> Profile:
+def profile(doc_id: str, day: dt.date, language: str, counts: Counter,
+            documents: dict[int, int], total: int) -> Profile:
     """The document's strongest terms of each kind by (1 + log tf) · idf, normalised per kind.
     `documents` holds each term's document count and `total` the documents counted."""
-    kept = Profile(doc_id, day)
+    kept = Profile(doc_id, day, language)
     for kind, limit in KEPT.items():
         scored = sorted(
             ((1 + math.log(n)) * (math.log((1 + total) / (1 + documents.get(t, 0))) + 1), t)
@@ -113,6 +118,7 @@ class Signals:
     cosines: list[float] = field(default_factory=lambda: [0.0, 0.0, 0.0])
     days_apart: int = 0
     near_duplicate: bool = False
+    cross_language: bool = False
 
     @property
     def score(self) -> float:
@@ -122,7 +128,9 @@ class Signals:
         if self.near_duplicate:
             return 1.0
         content, entities, numbers = self.cosines
-        return min(1.0, 0.8 * content + 0.35 * entities + 0.15 * numbers)
+        if self.cross_language:  # content words shared across languages are names and numbers
+            return min(1.0, CROSS[0] * content + CROSS[1] * entities + CROSS[2] * numbers)
+        return min(1.0, SAME[0] * content + SAME[1] * entities + SAME[2] * numbers)
 
 
 @dataclass
@@ -190,7 +198,8 @@ def cosine_signals(a: Profile, b: Profile) -> Signals:
     small, large = sorted((a.weights, b.weights), key=len)
     for (kind, term), weight in small.items():
         cosines[kind] += weight * large.get((kind, term), 0.0)
-    return Signals(cosines, abs((a.day - b.day).days))
+    return Signals(cosines, abs((a.day - b.day).days),
+                   cross_language=a.language != b.language)
 
 
 def story_rows(profiles: Sequence[Profile], counts: dict[int, int], grouping: Grouping
@@ -231,6 +240,7 @@ class StoryInput:
     text: str
     day: dt.date
     keys: list[str]
+    language: str = "und"
 
 
 def group_batch(session: Reads, inputs: Sequence[StoryInput], near: dict[str, str],
@@ -240,20 +250,23 @@ def group_batch(session: Reads, inputs: Sequence[StoryInput], near: dict[str, st
     batch_counts: Counter = Counter(t for c in counts.values() for _, t in c)
     stored, total = session.story_term_counts(list(batch_counts))
     documents = {t: stored.get(t, 0) + n for t, n in batch_counts.items()}
-    profiles = [profile(i.doc_id, i.day, counts[i.doc_id], documents, total + len(inputs))
-                for i in inputs]
+    profiles = [profile(i.doc_id, i.day, i.language, counts[i.doc_id], documents,
+                        total + len(inputs)) for i in inputs]
+    language = {p.doc_id: p.language for p in profiles}
     columns = profile_columns(profiles)
     found = session.story_candidates(columns, settings.window_days)
     candidates: dict[str, dict[str, Signals]] = {}
+    stored = sorted({other for _, other, *_ in found} - set(language) | set(near.values()))
+    story_of = session.stories_of(stored)
+    language.update(session.document_languages(sorted(set(stored) | set(story_of.values()))))
     for doc, other, kind, value, days in found:
-        signals = candidates.setdefault(doc, {}).setdefault(other, Signals(days_apart=days))
+        signals = candidates.setdefault(doc, {}).setdefault(other, Signals(
+            days_apart=days, cross_language=language[doc] != language.get(other, "und")))
         signals.cosines[kind] = value
-    story_of = session.stories_of(sorted({o for c in candidates.values() for o in c}
-                                         | set(near.values())))
     roots = sorted({(doc, story_of[o]) for doc, c in candidates.items() for o in c
                     if o in story_of})
-    root_scores = {pair: Signals(cosines).score
-                   for pair, cosines in session.root_cosines(columns, roots).items()}
+    root_scores = {pair: Signals(cosines, cross_language=language[pair[0]] != language.get(
+        pair[1], "und")).score for pair, cosines in session.root_cosines(columns, roots).items()}
     grouping = assign(profiles, candidates, root_scores, near, story_of, settings)
     return story_rows(profiles, batch_counts, grouping)
 
@@ -271,8 +284,8 @@ def story_inputs(documents: Sequence[Document], mentions: Iterable[Mention],
         if marker not in seen:
             seen.add(marker)
             keys.setdefault(mention.doc_id, []).append(mention.key)
-    return [StoryInput(d.doc_id, d.title, d.text, d.published or today, keys.get(d.doc_id, []))
-            for d in documents]
+    return [StoryInput(d.doc_id, d.title, d.text, d.published or today, keys.get(d.doc_id, []),
+                       d.language) for d in documents]
 
 
 @task(name="stories", cache_policy=NO_CACHE)
@@ -296,8 +309,9 @@ def regroup(session: Warehouse, run_id: str, settings: StorySettings) -> int:
             keys: dict[str, list[str]] = {}
             for doc_id, key in session.mention_keys([r[0] for r in rows]):
                 keys.setdefault(doc_id, []).append(key)
-            inputs = [StoryInput(doc_id, title, text, published or seen.date(), keys.get(doc_id, []))
-                      for doc_id, title, text, published, seen in rows]
+            inputs = [StoryInput(doc_id, title, text, published or seen.date(),
+                                 keys.get(doc_id, []), language)
+                      for doc_id, title, text, published, seen, language in rows]
             near = session.near_canonicals([i.doc_id for i in inputs])
             split = group_batch(session, inputs, near, settings)
             session.insert_stories(split, set(), run_id, created_at)

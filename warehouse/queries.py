@@ -270,6 +270,14 @@ class Reads:
             "select doc_id, story_id from story_members"
             " where doc_id in (select unnest($1::varchar[]))", [doc_ids]).fetchall())
 
+    def document_languages(self, doc_ids: list[str]) -> dict[str, str]:
+        """doc_id → language of the given stored documents."""
+        if not doc_ids:
+            return {}
+        return dict(self.con.execute(
+            "select doc_id, language from documents"
+            " where doc_id in (select unnest($1::varchar[]))", [doc_ids]).fetchall())
+
     def root_cosines(self, terms: dict[str, list], pairs: list[tuple[str, str]]
                      ) -> dict[tuple[str, str], list[float]]:
         """(new doc_id, stored doc_id) → the cosine of each kind of term between them, for the
@@ -297,11 +305,11 @@ class Reads:
         return [row[0] for row in self.con.execute(
             "select distinct created_at from documents order by created_at").fetchall()]
 
-    def story_documents(self, created_at: Any) -> list[tuple[str, str | None, str, Any, Any]]:
-        """(doc_id, title, text, published, created_at) of the documents one batch loaded, in
+    def story_documents(self, created_at: Any) -> list[tuple[str, str | None, str, Any, Any, str]]:
+        """(doc_id, title, text, published, created_at, language) of the documents one batch loaded, in
         the order the ingest flow saw them (locator order)."""
         return self.con.execute(
-            "select d.doc_id, d.title, d.text, d.published, d.created_at"
+            "select d.doc_id, d.title, d.text, d.published, d.created_at, d.language"
             " from documents d join sources s using (source_id) where d.created_at = ?"
             " order by s.locator, d.doc_id", [created_at]).fetchall()
 

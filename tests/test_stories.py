@@ -1,0 +1,209 @@
+"""Stories: the pure grouping rules on texts written here, and end to end through the flows
+(two days of news joining one story across a rewrite and a language; regrouping after a
+settings change equals a fresh ingest; the seeds' three Italian articles stay apart)."""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+from collections import Counter
+from pathlib import Path
+
+import duckdb
+import pytest
+
+from flows.ingest_files import ingest_files
+from flows.params import IngestFilesParams
+from flows.stories import RegroupParams, regroup_stories
+from tasks.stories import (
+    SAME, Profile, Signals, assign, cosine_signals, profile, term_counts,
+)
+from warehouse.settings import StorySettings
+
+ATTACK = (
+    "Gunmen open fire at Crocus City Hall concert venue near Moscow",
+    "Armed men in combat clothing burst into the Crocus City Hall concert venue in Krasnogorsk, "
+    "on the western edge of Moscow, on Friday evening, shooting at people waiting for a rock "
+    "concert and then setting fire to the building. Russian investigators said 60 people were "
+    "killed and 145 were wounded. The Islamic State group said it carried out the attack. "
+    "Vladimir Putin spoke of a barbaric terrorist act and declared a day of mourning. Fire "
+    "crews fought the blaze through the night as part of the roof of the hall collapsed.",
+)
+REWRITE = (
+    "Dozens killed in Crocus City Hall attack outside Moscow",
+    "At least 60 people died and 145 were hurt when attackers in camouflage opened fire inside "
+    "Crocus City Hall in Krasnogorsk, just outside Moscow, before a rock concert on Friday, "
+    "Russian investigators said. The attackers set the concert venue on fire and part of the "
+    "roof collapsed during the night. Islamic State claimed the attack. Vladimir Putin called "
+    "it a barbaric terrorist act and declared Sunday a day of mourning.",
+)
+ITALIAN = (
+    "Strage al Crocus City Hall di Mosca, almeno 60 morti",
+    "Uomini armati hanno aperto il fuoco venerdì sera nella sala concerti Crocus City Hall di "
+    "Krasnogorsk, alle porte di Mosca, prima di un concerto rock, e poi hanno appiccato un "
+    "incendio. Secondo gli investigatori russi i morti sono 60 e i feriti 145. Lo Stato "
+    "Islamico ha rivendicato l'attacco. Vladimir Putin ha parlato di un barbaro atto "
+    "terroristico e ha proclamato una giornata di lutto nazionale.",
+)
+UNRELATED = (
+    "Central bank leaves interest rates unchanged as inflation slows",
+    "The European Central Bank kept its main interest rate at 4 percent on Thursday, saying "
+    "inflation in the euro area had slowed to 2.6 percent in February but wage growth remained "
+    "strong. Christine Lagarde told reporters in Frankfurt that the governing council would "
+    "need more data before cutting rates, most likely by June. Bond markets had expected a "
+    "first cut in April.",
+)
+
+
+def _profile(doc_id: str, title: str, text: str, documents: Counter, total: int,
+             language: str = "en", keys: tuple[str, ...] = ()) -> Profile:
+    return profile(doc_id, dt.date(2024, 3, 22), language, term_counts(title, text, keys),
+                   documents, total)
+
+
+def _profiles(*articles: tuple[str, str]) -> list[Profile]:
+    counts = [term_counts(title, text, ()) for title, text in articles]
+    documents = Counter(term for c in counts for _, term in c)
+    return [_profile(str(n), *article, documents, len(articles))
+            for n, article in enumerate(articles)]
+
+
+def test_a_rewrite_scores_above_the_threshold_and_another_story_far_below() -> None:
+    attack, rewrite, unrelated = _profiles(ATTACK, REWRITE, UNRELATED)
+    settings = StorySettings()
+    assert cosine_signals(rewrite, attack).score >= settings.threshold
+    assert cosine_signals(unrelated, attack).score < settings.threshold / 2
+    signals = cosine_signals(rewrite, attack)
+    assert signals.cosines[0] > 0.3 and signals.cosines[2] > 0  # content words; 60 and 145
+
+
+def test_each_kind_of_term_has_unit_length() -> None:
+    counts = term_counts(*ATTACK, ("crocus_city_hall", "moscow", "moscow"))
+    attack = profile("a", dt.date(2024, 3, 22), "en", counts, Counter(t for _, t in counts), 1)
+    for kind in range(3):
+        weights = [w for (k, _), w in attack.weights.items() if k == kind]
+        assert weights and abs(sum(w * w for w in weights) - 1) < 1e-9
+
+
+def _signals(score: float) -> Signals:
+    """Signals of a given score, from content words alone."""
+    return Signals(cosines=[score / SAME[0], 0.0, 0.0])
+
+
+def test_a_near_duplicate_joins_its_canonical_documents_story_whatever_its_score() -> None:
+    new = [Profile("copy", dt.date(2024, 3, 22))]
+    grouping = assign(new, {}, {}, {"copy": "original"}, {"original": "story-1"},
+                      StorySettings())
+    assert grouping.members["copy"] == ("story-1", 1.0)
+    assert [(a, b, s.near_duplicate) for a, b, s in grouping.links] == [
+        ("copy", "original", True)]
+
+
+def test_a_chain_of_links_does_not_drag_a_document_into_a_story_it_is_unlike() -> None:
+    """c links to b (0.6) and b to a, but c is unlike a, the story's first document (0.1)."""
+    day = dt.date(2024, 3, 22)
+    profiles = [Profile("b", day), Profile("c", day)]
+    candidates = {"b": {"a": _signals(0.7)}, "c": {"b": _signals(0.6)}}
+    roots = {("b", "a"): 0.7, ("c", "a"): 0.1}
+    settings = StorySettings(threshold=0.5, root_floor=0.25)
+    grouping = assign(profiles, candidates, roots, {}, {"a": "a"}, settings)
+    assert grouping.members["b"][0] == "a"
+    assert grouping.members["c"] == ("c", 1.0)  # starts its own story
+    assert ("c", "b") in {(a, b) for a, b, _ in grouping.links}  # the link is still recorded
+    loose = assign(profiles, candidates, roots, {}, {"a": "a"},
+                   StorySettings(threshold=0.5, root_floor=0.0))
+    assert loose.members["c"][0] == "a"
+
+
+# ---------------------------------------------------------------- end to end
+
+def _jsonl(path: Path, *records: tuple[str, str, str, str]) -> None:
+    path.write_text("\n".join(json.dumps({"url": url, "title": title, "text": text,
+                                          "published": published})
+                              for url, (title, text), published in
+                              ((r[0], r[1:3], r[3]) for r in records)) + "\n",
+                    encoding="utf-8")
+
+
+def members(db_path: Path) -> dict[str, str]:
+    """url (or file name) → the url (or file name) of its story's first document."""
+    with duckdb.connect(str(db_path), read_only=True) as con:
+        rows = con.execute(
+            "select coalesce(d.url, s.locator), coalesce(r.url, rs.locator)"
+            " from story_members m join documents d on d.doc_id = m.doc_id"
+            " join sources s on s.source_id = d.source_id"
+            " join documents r on r.doc_id = m.story_id"
+            " join sources rs on rs.source_id = r.source_id").fetchall()
+    return {Path(a).name: Path(b).name for a, b in rows}
+
+
+@pytest.mark.usefixtures("prefect_server")
+def test_a_rewrite_and_an_italian_report_a_day_later_join_the_first_story(
+        db_path: Path, tmp_path: Path) -> None:
+    inbox = tmp_path / "news"
+    inbox.mkdir()
+    _jsonl(inbox / "day1.jsonl", ("https://a.example/attack", *ATTACK, "2024-03-22"))
+    ingest_files(IngestFilesParams(inbox=[str(inbox)]))
+    _jsonl(inbox / "day2.jsonl",
+           ("https://b.example/rewrite", *REWRITE, "2024-03-23"),
+           ("https://c.example/strage", *ITALIAN, "2024-03-23"),
+           ("https://d.example/rates", *UNRELATED, "2024-03-23"))
+    report = ingest_files(IngestFilesParams(inbox=[str(inbox)]))
+    assert members(db_path) == {"attack": "attack", "rewrite": "attack", "strage": "attack",
+                                "rates": "rates"}
+    assert [(docs, new) for _, _, docs, new in report.stories] == [(3, 2)]
+    with duckdb.connect(str(db_path), read_only=True) as con:
+        story = con.execute("select documents, languages, first_day, last_day from stories"
+                            " where documents > 1").fetchall()
+        timeline = con.execute("select day, language, documents from story_timeline"
+                               " where documents > 0 order by day, language").fetchall()
+        links = con.execute("select count(*), bool_and(score >= 0.5) from story_links"
+                            ).fetchone()
+    assert story == [(3, ["en", "it"], dt.date(2024, 3, 22), dt.date(2024, 3, 23))]
+    assert (dt.date(2024, 3, 23), "it", 1) in timeline and (dt.date(2024, 3, 23), "en", 1) \
+        in timeline
+    assert links[0] >= 2 and links[1]
+
+
+@pytest.mark.usefixtures("prefect_server")
+def test_regrouping_after_a_threshold_change_equals_a_fresh_ingest(
+        tmp_path: Path, inbox: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Seeds and the test's articles; the second threshold joins what the first kept apart."""
+    _jsonl(inbox / "news.jsonl",
+           ("https://a.example/attack", *ATTACK, "2024-03-22"),
+           ("https://b.example/rewrite", *REWRITE, "2024-03-23"),
+           ("https://c.example/strage", *ITALIAN, "2024-03-23"))
+    first, fresh = tmp_path / "first.duckdb", tmp_path / "fresh.duckdb"
+    monkeypatch.setenv("CORPUSFLOW_DB_PATH", str(first))
+    monkeypatch.setenv("CORPUSFLOW_STORIES", '{"threshold": 0.95}')
+    ingest_files(IngestFilesParams(inbox=[str(inbox)], batch_size=3))
+    apart = members(first)
+    monkeypatch.setenv("CORPUSFLOW_STORIES", '{"threshold": 0.3}')
+    regroup_stories(RegroupParams())
+    monkeypatch.setenv("CORPUSFLOW_DB_PATH", str(fresh))
+    ingest_files(IngestFilesParams(inbox=[str(inbox)], batch_size=3))
+    assert members(first) == members(fresh) != apart
+    assert members(fresh)["rewrite"] == members(fresh)["attack"]  # with seed 000, same event
+    with duckdb.connect(str(first), read_only=True) as a, \
+            duckdb.connect(str(fresh), read_only=True) as b:
+        for table in ("story_terms", "story_term_counts"):
+            assert a.execute(f"select count(*) from {table}").fetchone() == \
+                b.execute(f"select count(*) from {table}").fetchone()
+
+
+@pytest.mark.usefixtures("prefect_server")
+@pytest.mark.parametrize("window", [None, 100_000])
+def test_the_seeds_three_italian_articles_on_different_events_stay_apart(
+        db_path: Path, inbox: Path, monkeypatch: pytest.MonkeyPatch, window: int | None) -> None:
+    """002, 003 and 004 all name Mosca, Putin and Russia; with the default window their dates
+    keep them apart, and with a window of centuries their texts still do."""
+    if window:
+        monkeypatch.setenv("CORPUSFLOW_STORIES", json.dumps({"window_days": window}))
+    ingest_files(IngestFilesParams(inbox=[str(inbox)]))
+    with duckdb.connect(str(db_path), read_only=True) as con:
+        stories = {Path(locator).name: story for locator, story in con.execute(
+            "select s.locator, m.story_id from story_members m"
+            " join documents d on d.doc_id = m.doc_id"
+            " join sources s on s.source_id = d.source_id").fetchall()}
+    assert len({stories["002.txt"], stories["003.txt"], stories["004.txt"]}) == 3
+    assert len(set(stories.values())) == 5
