@@ -22,6 +22,7 @@ import datetime as dt
 import hashlib
 import math
 import re
+import struct
 from collections import Counter
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
@@ -40,6 +41,20 @@ KINDS = ("content", "entities", "numbers")
 # Terms kept per document, per kind: enough to describe an article, few enough that the
 # candidate join stays small at a million stored documents.
 KEPT = {WORD: 100, ENTITY: 20, NUMBER: 10}
+# Of those, the strongest held by few documents so far look candidates up (probe terms); a
+# document is compared with the earlier ones that share the most of them, at most
+# CANDIDATES_PER_DOCUMENT.
+PROBES = {WORD: 8, ENTITY: 4, NUMBER: 2}
+CANDIDATES_PER_DOCUMENT = 50
+
+
+def probe_limit(total: int) -> int:
+    """The most documents a probe term may be held by: 200, or one in 200 of the documents; so
+    a big story's later reports still find it by its own names, while a word of every report
+    (a country, 'government') does not pair a document with all the others of its days."""
+    return max(200, total // 200)
+
+
 # Weights of the content, entity and number cosines in a link's score, within a language and
 # across languages; read off the human-rated story pairs (bench/stories.py).
 SAME = (0.8, 0.35, 0.15)
@@ -76,6 +91,7 @@ class Profile:
     day: dt.date
     language: str = "und"
     weights: dict[tuple[int, int], float] = field(default_factory=dict)
+    probes: set[tuple[int, int]] = field(default_factory=set)
 
 
 def term_hash(kind: int, term: str) -> int:
@@ -102,13 +118,24 @@ def profile(doc_id: str, day: dt.date, language: str, counts: Counter,
     """The document's strongest terms of each kind by (1 + log tf) · idf, normalised per kind.
     `documents` holds each term's document count and `total` the documents counted."""
     kept = Profile(doc_id, day, language)
+    rare = probe_limit(total)
     for kind, limit in KEPT.items():
         scored = sorted(
             ((1 + math.log(n)) * (math.log((1 + total) / (1 + documents.get(t, 0))) + 1), t)
             for (k, t), n in counts.items() if k == kind)[-limit:]
         norm = math.sqrt(sum(w * w for w, _ in scored)) or 1.0
-        kept.weights.update(((kind, t), w / norm) for w, t in scored)
+        # Stored as float (32 bits): rounded so here too, a document is weighed alike whether it
+        # is compared in its own batch or from the warehouse.
+        kept.weights.update(((kind, t), _float32(w / norm)) for w, t in scored)
+        probes = [t for _, t in reversed(scored) if documents.get(t, 0) <= rare]
+        kept.probes.update((kind, t) for t in probes[:PROBES[kind]])
+    if not kept.probes and kept.weights:  # only common terms: its strongest still look
+        kept.probes.update(sorted(kept.weights, key=kept.weights.__getitem__)[-2:])
     return kept
+
+
+def _float32(value: float) -> float:
+    return struct.unpack("f", struct.pack("f", value))[0]
 
 
 @dataclass
@@ -144,16 +171,16 @@ class Grouping:
 
 
 def assign(profiles: Sequence[Profile], candidates: dict[str, dict[str, Signals]],
-           root_scores: dict[tuple[str, str], float], near: dict[str, str],
-           story_of: dict[str, str], settings: StorySettings) -> Grouping:
+           roots: dict[str, Profile], near: dict[str, str], story_of: dict[str, str],
+           settings: StorySettings) -> Grouping:
     """Each new document, in batch order, joins a story or starts one.
 
     `candidates[doc]` holds the signals with earlier documents (stored, or earlier in the batch)
-    that share a term inside the window; `root_scores[(doc, story)]` the score with a stored
-    story's first document; `near` maps near duplicates to their canonical document; `story_of`
-    the stored candidates' stories."""
+    that share a term inside the window; `roots` the profiles of the first documents of the
+    stored stories those belong to; `near` maps near duplicates to their canonical document;
+    `story_of` the stored candidates' stories."""
     grouping = Grouping(story_of=dict(story_of))
-    own = {p.doc_id: p for p in profiles}
+    own = {**roots, **{p.doc_id: p for p in profiles}}
     for doc in profiles:
         links = sorted(((signals.score, other, signals)
                         for other, signals in candidates.get(doc.doc_id, {}).items()
@@ -163,7 +190,7 @@ def assign(profiles: Sequence[Profile], candidates: dict[str, dict[str, Signals]
             if score < settings.threshold:
                 break
             story = grouping.story_of[other]
-            if joined is None and _root_score(doc, story, own, root_scores) >= settings.root_floor:
+            if joined is None and _root_score(doc, story, own) >= settings.root_floor:
                 joined = (story, score)
             grouping.links.append((doc.doc_id, other, signals))
         story, score = joined or (doc.doc_id, 1.0)
@@ -181,15 +208,11 @@ def _near_story(doc_id: str, near: dict[str, str], grouping: Grouping
     return grouping.story_of[canonical], 1.0
 
 
-def _root_score(doc: Profile, story: str, own: dict[str, Profile],
-                root_scores: dict[tuple[str, str], float]) -> float:
-    """The score with the story's first document: from the batch's own profiles when that is a
-    new document, else as the warehouse computed it."""
+def _root_score(doc: Profile, story: str, profiles: dict[str, Profile]) -> float:
+    """The score with the story's first document, whatever their days."""
     if story == doc.doc_id:
         return 1.0
-    if story in own:
-        return cosine_signals(doc, own[story]).score
-    return root_scores.get((doc.doc_id, story), 0.0)
+    return cosine_signals(doc, profiles[story]).score if story in profiles else 0.0
 
 
 def cosine_signals(a: Profile, b: Profile) -> Signals:
@@ -221,9 +244,9 @@ def story_rows(profiles: Sequence[Profile], counts: dict[int, int], grouping: Gr
 
 def profile_columns(profiles: Sequence[Profile]) -> dict[str, list]:
     """The profiles' terms as columns, with each document's position in the batch."""
-    rows = [(p.doc_id, kind, term, weight, p.day, pos) for pos, p in enumerate(profiles)
-            for (kind, term), weight in p.weights.items()]
-    return _columns(rows, ("doc_id", "kind", "term", "weight", "day", "pos"))
+    rows = [(p.doc_id, kind, term, weight, p.day, pos, (kind, term) in p.probes)
+            for pos, p in enumerate(profiles) for (kind, term), weight in p.weights.items()]
+    return _columns(rows, ("doc_id", "kind", "term", "weight", "day", "pos", "probe"))
 
 
 def _columns(rows: list[tuple], names: tuple[str, ...]) -> dict[str, list]:
@@ -248,13 +271,19 @@ def group_batch(session: Reads, inputs: Sequence[StoryInput], near: dict[str, st
     """Profile a batch, find its candidates among stored documents and each other, group it."""
     counts = {i.doc_id: term_counts(i.title, i.text, i.keys) for i in inputs}
     batch_counts: Counter = Counter(t for c in counts.values() for _, t in c)
-    stored, total = session.story_term_counts(list(batch_counts))
-    documents = {t: stored.get(t, 0) + n for t, n in batch_counts.items()}
-    profiles = [profile(i.doc_id, i.day, i.language, counts[i.doc_id], documents,
-                        total + len(inputs)) for i in inputs]
+    documents, total = session.story_term_counts(list(batch_counts))
+    profiles = []
+    # Each document is weighed with the counts of the documents before it and itself, as if
+    # the documents came one at a time: a document's weights do not depend on where batches
+    # begin (a re-run after a crash batches the rest differently).
+    for n, item in enumerate(inputs, 1):
+        for _, term in counts[item.doc_id]:
+            documents[term] = documents.get(term, 0) + 1
+        profiles.append(profile(item.doc_id, item.day, item.language, counts[item.doc_id],
+                                documents, total + n))
     language = {p.doc_id: p.language for p in profiles}
     columns = profile_columns(profiles)
-    found = session.story_candidates(columns, settings.window_days)
+    found = session.story_candidates(columns, settings.window_days, CANDIDATES_PER_DOCUMENT)
     candidates: dict[str, dict[str, Signals]] = {}
     stored = sorted({other for _, other, *_ in found} - set(language) | set(near.values()))
     story_of = session.stories_of(stored)
@@ -263,11 +292,14 @@ def group_batch(session: Reads, inputs: Sequence[StoryInput], near: dict[str, st
         signals = candidates.setdefault(doc, {}).setdefault(other, Signals(
             days_apart=days, cross_language=language[doc] != language.get(other, "und")))
         signals.cosines[kind] = value
-    roots = sorted({(doc, story_of[o]) for doc, c in candidates.items() for o in c
-                    if o in story_of})
-    root_scores = {pair: Signals(cosines, cross_language=language[pair[0]] != language.get(
-        pair[1], "und")).score for pair, cosines in session.root_cosines(columns, roots).items()}
-    grouping = assign(profiles, candidates, root_scores, near, story_of, settings)
+    # A new document can join a stored story through a stored candidate, a near duplicate's
+    # original, or a new document that joined one of those: its first document's profile is
+    # compared in memory, like the batch's own.
+    roots = {doc_id: Profile(doc_id, day, language.get(doc_id, "und"))
+             for doc_id, day in session.story_days(sorted(set(story_of.values())))}
+    for doc_id, kind, term, weight in session.story_profiles(sorted(roots)):
+        roots[doc_id].weights[(kind, term)] = weight
+    grouping = assign(profiles, candidates, roots, near, story_of, settings)
     return story_rows(profiles, batch_counts, grouping)
 
 
