@@ -238,44 +238,61 @@ class Reads:
             " where term in (select unnest($1::bigint[]))", [terms]).fetchall()
         return dict(rows), total
 
-    def story_candidates(self, terms: dict[str, list], window_days: int, per_document: int
-                         ) -> list[tuple[str, str, int, float, int]]:
-        """(new doc_id, earlier doc_id, kind, sum of weight products, days apart) for the
-        candidates of each new document: earlier documents (stored, or new with a lower pos) at
-        most `window_days` apart that keep one of its probe terms, the `per_document` sharing
-        most of them. `terms` are columns doc_id, kind, term, weight, day, pos, probe.
+    def story_days_between(self, first: Any, last: Any) -> list[Any]:
+        """The days from `first` to `last` that grouped documents have."""
+        return [row[0] for row in self.con.execute(
+            "select distinct day from story_terms where day between ? and ?",
+            [first, last]).fetchall()]
 
-        Each probe term looks up the stored terms once per day of its window, so the join is on
-        equal (term, kind, day); probe terms are a document's strong terms that few documents
-        hold (tasks/stories.py), so a common word never pairs a document with every other."""
-        if not terms["doc_id"]:
+    def story_term_hits(self, keys: dict[str, list]) -> dict[tuple[int, int, Any], int]:
+        """(kind, term, day) → how many grouped documents keep that term and have that day,
+        for the given keys (columns kind, term, day)."""
+        if not keys["term"]:
+            return {}
+        rows = self.con.execute(
+            "with wanted as materialized (select distinct unnest($1::tinyint[]) as kind,"
+            " unnest($2::bigint[]) as term, unnest($3::date[]) as day)"
+            " select s.kind, s.term, s.day, count(*) from story_terms as s"
+            " semi join wanted as w on s.term = w.term and s.kind = w.kind and s.day = w.day"
+            " group by all", [keys["kind"], keys["term"], keys["day"]]).fetchall()
+        return {(kind, term, day): count for kind, term, day, count in rows}
+
+    def story_candidates(self, terms: dict[str, list], probes: dict[str, list],
+                         per_document: int) -> list[tuple[str, str, int, float, int]]:
+        """(new doc_id, earlier doc_id, kind, sum of weight products, days apart) for the
+        candidates of each new document: earlier documents (stored, or new with a lower pos)
+        that keep one of its probe terms on the probe's day, the `per_document` sharing most of
+        them. `terms` are columns doc_id, kind, term, weight, day, pos of the new documents'
+        kept terms; `probes` columns doc_id, pos, kind, term, day, days (apart) of the lookups
+        (tasks/stories.py), so the join is on equal (term, kind, day)."""
+        if not probes["doc_id"]:
             return []
-        days = [min(terms["day"]), max(terms["day"])]
+        days = [min(probes["day"]), max(probes["day"])]
         return self.con.execute(
             # Materialised CTEs: DuckDB inlines a CTE at each use, and the parameters' unnest
             # alone takes 0.2 s at 1,000 new documents.
             "with new as materialized (select unnest($1::varchar[]) as doc_id,"
             " unnest($2::tinyint[]) as kind, unnest($3::bigint[]) as term,"
             " unnest($4::float[]) as weight, unnest($5::date[]) as day,"
-            " unnest($6::integer[]) as pos, unnest($7::boolean[]) as probe),"
-            " probe as (select n.doc_id, n.kind, n.term, n.pos,"
-            " n.day + cast(o.shift as integer) as near_day, abs(cast(o.shift as integer)) as days"
-            " from new as n, range(-$8, $8 + 1) as o(shift) where n.probe),"
+            " unnest($6::integer[]) as pos),"
+            " probe as materialized (select unnest($7::varchar[]) as doc_id,"
+            " unnest($8::integer[]) as pos, unnest($9::tinyint[]) as kind,"
+            " unnest($10::bigint[]) as term, unnest($11::date[]) as day,"
+            " unnest($12::integer[]) as days),"
             " found as ("
             " select p.doc_id, s.doc_id as other, min(p.days) as days, count(*) as shared"
             " from probe as p join story_terms as s"
-            " on s.term = p.term and s.kind = p.kind and s.day = p.near_day"
+            " on s.term = p.term and s.kind = p.kind and s.day = p.day"
             " where s.doc_id <> p.doc_id group by p.doc_id, s.doc_id"
             " union all"
             " select p.doc_id, e.doc_id, min(p.days), count(*)"
             " from probe as p join new as e on e.term = p.term and e.kind = p.kind"
-            " and e.day = p.near_day where e.pos < p.pos group by p.doc_id, e.doc_id),"
+            " and e.day = p.day where e.pos < p.pos group by p.doc_id, e.doc_id),"
             " best as materialized (select doc_id, other, days from found qualify row_number() over"
-            " (partition by doc_id order by shared desc, other) <= $9),"
+            " (partition by doc_id order by shared desc, other) <= $13),"
             " earlier as materialized ("
             " select s.doc_id, s.kind, s.term, s.weight from story_terms as s"
-            " where s.day between $10::date - $8 and $11::date + $8"
-            " and s.doc_id in (select other from best)"
+            " where s.day between $14 and $15 and s.doc_id in (select other from best)"
             " union all select doc_id, kind, term, weight from new),"
             # Each candidate pair with the new document's terms first: joined the other way
             # round, a word every new document holds pairs them all (a million rows at 1,000).
@@ -286,7 +303,8 @@ class Reads:
             " on e.doc_id = w.other and e.term = w.term and e.kind = w.kind"
             " group by w.doc_id, w.other, w.kind, w.days",
             [terms["doc_id"], terms["kind"], terms["term"], terms["weight"], terms["day"],
-             terms["pos"], terms["probe"], window_days, per_document, *days],
+             terms["pos"], probes["doc_id"], probes["pos"], probes["kind"], probes["term"],
+             probes["day"], probes["days"], per_document, *days],
         ).fetchall()
 
     def stories_of(self, doc_ids: list[str]) -> dict[str, str]:

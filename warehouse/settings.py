@@ -141,7 +141,7 @@ class StorySettings(BaseSettings):
     model_config = _ENV
 
     threshold: float = Field(
-        0.5, gt=0, le=1,
+        0.2, gt=0, le=1,
         description="Link score (0-1, from the shared content words, entity keys and numbers) "
         "at which a document joins the story of the earlier document it links to.",
     )
@@ -150,7 +150,7 @@ class StorySettings(BaseSettings):
         "date, else the day they were first seen) are never linked.",
     )
     root_floor: float = Field(
-        0.25, ge=0, le=1,
+        0.1, ge=0, le=1,
         description="A document joins a story only if its score with the story's first "
         "document also reaches this, so that stories do not drift along chains of links.",
     )
