@@ -258,8 +258,9 @@ class Reads:
         return {(kind, term, day): count for kind, term, day, count in rows}
 
     def story_candidates(self, terms: dict[str, list], probes: dict[str, list],
-                         per_document: int) -> list[tuple[str, str, int, float, int]]:
-        """(new doc_id, earlier doc_id, kind, sum of weight products, days apart) for the
+                         per_document: int) -> list[tuple[str, str, int, float, int, int]]:
+        """(new doc_id, earlier doc_id, kind, sum of weight products, days apart, shared terms)
+        for the
         candidates of each new document: earlier documents (stored, or new with a lower pos)
         that keep one of its probe terms on the probe's day, the `per_document` sharing most of
         them. `terms` are columns doc_id, kind, term, weight, day, pos of the new documents'
@@ -298,7 +299,7 @@ class Reads:
             # round, a word every new document holds pairs them all (a million rows at 1,000).
             " wanted as materialized (select b.doc_id, b.other, b.days, n.kind, n.term, n.weight"
             " from best as b join new as n on n.doc_id = b.doc_id)"
-            " select w.doc_id, w.other, w.kind, sum(w.weight * e.weight), w.days"
+            " select w.doc_id, w.other, w.kind, sum(w.weight * e.weight), w.days, count(*)"
             " from wanted as w join earlier as e"
             " on e.doc_id = w.other and e.term = w.term and e.kind = w.kind"
             " group by w.doc_id, w.other, w.kind, w.days",

@@ -142,8 +142,9 @@ class StorySettings(BaseSettings):
 
     threshold: float = Field(
         0.2, gt=0, le=1,
-        description="Link score (0-1, from the shared content words, entity keys and numbers) "
-        "at which a document joins the story of the earlier document it links to.",
+        description="Link score (mostly the cosine of the two documents' content words, see "
+        "tasks/stories.py) at which a document joins the story of the earlier document it "
+        "links to.",
     )
     window_days: int = Field(
         3, ge=0, description="Documents further apart than this many days (by publication "
