@@ -8,7 +8,7 @@ from pydantic import BaseModel
 
 from flows.pipeline import finish_maintenance, warehouse_run
 from tasks.stories import regroup_stage
-from warehouse.settings import Settings, get_settings
+from warehouse.settings import Settings, get_settings, without_workers
 
 
 class RegroupParams(BaseModel):
@@ -19,7 +19,7 @@ class RegroupParams(BaseModel):
 def regroup_stories(params: RegroupParams = RegroupParams(), settings: Settings | None = None
                     ) -> int:
     """Drop every story and group the stored documents again, in one transaction."""
-    settings = settings or get_settings()
+    settings = without_workers(settings or get_settings())
     with warehouse_run("regroup-stories", params, settings) as run:
         stories = regroup_stage(run.session, run.run_id, settings.stories)
         finish_maintenance(run, {"stories": stories})

@@ -151,7 +151,7 @@ class StorySettings(BaseSettings):
         "date, else the day they were first seen) are never linked.",
     )
     root_floor: float = Field(
-        0.1, ge=0, le=1,
+        0.15, ge=0, le=1,
         description="A document joins a story only if its score with the story's first "
         "document also reaches this, so that stories do not drift along chains of links.",
     )
@@ -335,6 +335,18 @@ class Settings(BaseSettings):
         if self.extract.max_page_bytes is None:
             self.extract.max_page_bytes = free // 25
         return self
+
+
+def without_workers(settings: Settings) -> Settings:
+    """The settings for a run that tags nothing (regrouping stories): no pool of tagging workers
+    shares the memory budget, so DuckDB gets the one-process share where its limit (in MB) is
+    smaller. Regrouping holds every story row in one transaction."""
+    limit = str(settings.warehouse.duckdb_memory_limit or "")
+    share = duckdb_share(settings.memory_budget_mb, 1)
+    if limit.upper().endswith("MB") and limit[:-2].strip().isdigit() and int(limit[:-2]) < share:
+        settings = settings.model_copy(deep=True)
+        settings.warehouse.duckdb_memory_limit = f"{share}MB"
+    return settings
 
 
 def duckdb_share(budget_mb: int, workers: int) -> int:
