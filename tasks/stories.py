@@ -19,6 +19,7 @@ canonical document's story by construction.
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import hashlib
 import math
 import re
@@ -46,7 +47,7 @@ KEPT = {WORD: 100, ENTITY: 20, NUMBER: 10}
 # is compared with the earlier ones that share the most of them, at most
 # CANDIDATES_PER_DOCUMENT.
 PROBES = {WORD: 8, ENTITY: 4, NUMBER: 2}
-CANDIDATES_PER_DOCUMENT = 50
+CANDIDATES_PER_DOCUMENT = 20
 PROBE_DAY_LIMIT = 40
 
 
@@ -102,8 +103,10 @@ class Profile:
     probes: set[tuple[int, int]] = field(default_factory=set)
 
 
+@functools.lru_cache(maxsize=1 << 16)
 def term_hash(kind: int, term: str) -> int:
-    """A signed 64-bit hash of a term of a kind (DuckDB's bigint)."""
+    """A signed 64-bit hash of a term of a kind (DuckDB's bigint); remembered, as the words of
+    news repeat from one article to the next."""
     digest = hashlib.blake2b(f"{kind}:{term}".encode(), digest_size=8).digest()
     return int.from_bytes(digest, "big", signed=True)
 
@@ -112,13 +115,14 @@ def term_counts(title: str | None, text: str, keys: Iterable[str]) -> Counter:
     """How often each (kind, term hash) occurs in a document: its words (cut to STEM letters;
     the title's counted twice, as the headline names the story), entity keys and numbers of two
     or more digits."""
+    words = Counter(w[:STEM] for w in _WORD.findall(f"{title or ''} {title or ''} {text}".lower())
+                    if w not in _STOP)
+    numbers = Counter(n for n in (n.replace(",", "").replace(".", "")
+                                  for n in _NUMBER.findall(text)) if len(n) >= 2)
     counts: Counter = Counter()
-    words = [w for w in _WORD.findall(f"{title or ''} {title or ''} {text}".lower())
-             if w not in _STOP]
-    counts.update((WORD, term_hash(WORD, w[:STEM])) for w in words)
-    counts.update((ENTITY, term_hash(ENTITY, k)) for k in keys)
-    numbers = (n.replace(",", "").replace(".", "") for n in _NUMBER.findall(text))
-    counts.update((NUMBER, term_hash(NUMBER, n)) for n in numbers if len(n) >= 2)
+    for kind, terms in ((WORD, words), (ENTITY, Counter(keys)), (NUMBER, numbers)):
+        for term, n in terms.items():
+            counts[(kind, term_hash(kind, term))] += n
     return counts
 
 
@@ -240,15 +244,14 @@ def cosine_signals(a: Profile, b: Profile) -> Signals:
                    cross_language=a.language != b.language)
 
 
-def story_rows(profiles: Sequence[Profile], counts: dict[int, int], grouping: Grouping
+def story_rows(columns: dict[str, list], counts: dict[int, int], grouping: Grouping
                ) -> StorySplit:
-    """The rows a batch's grouping stores: terms, term counts, members and links."""
-    terms = [(p.doc_id, kind, term, weight, p.day)
-             for p in profiles for (kind, term), weight in p.weights.items()]
+    """The rows a batch's grouping stores: terms (the profiles' `columns`), term counts,
+    members and links."""
     links = [(doc, other, round(s.score, 4), *(round(c, 4) for c in s.cosines), s.days_apart,
               s.near_duplicate) for doc, other, s in grouping.links]
     return StorySplit(
-        terms=_columns(terms, ("doc_id", "kind", "term", "weight", "day")),
+        terms={name: columns[name] for name in ("doc_id", "kind", "term", "weight", "day")},
         counts={"term": list(counts), "documents": list(counts.values())},
         members=_columns([(doc, story, score) for doc, (story, score) in grouping.members.items()],
                          ("doc_id", "story_id", "score")),
@@ -259,9 +262,16 @@ def story_rows(profiles: Sequence[Profile], counts: dict[int, int], grouping: Gr
 
 def profile_columns(profiles: Sequence[Profile]) -> dict[str, list]:
     """The profiles' terms as columns, with each document's position in the batch."""
-    rows = [(p.doc_id, kind, term, weight, p.day, pos)
-            for pos, p in enumerate(profiles) for (kind, term), weight in p.weights.items()]
-    return _columns(rows, ("doc_id", "kind", "term", "weight", "day", "pos"))
+    columns: dict[str, list] = {name: [] for name in
+                                ("doc_id", "kind", "term", "weight", "day", "pos")}
+    for pos, p in enumerate(profiles):
+        size = len(p.weights)
+        for name, value in (("doc_id", p.doc_id), ("day", p.day), ("pos", pos)):
+            columns[name] += [value] * size
+        columns["kind"] += [kind for kind, _ in p.weights]
+        columns["term"] += [term for _, term in p.weights]
+        columns["weight"] += p.weights.values()
+    return columns
 
 
 def probe_rows(profiles: Sequence[Profile], window_days: int, days: set[dt.date]
@@ -352,10 +362,11 @@ def group_batch(session: Reads, inputs: Sequence[StoryInput], near: dict[str, st
     # compared in memory, like the batch's own.
     roots = {doc_id: Profile(doc_id, day, language.get(doc_id, "und"))
              for doc_id, day in session.story_days(sorted(set(story_of.values())))}
-    for doc_id, kind, term, weight in session.story_profiles(sorted(roots)):
+    for doc_id, kind, term, weight in session.story_profiles(sorted(roots),
+                                                              list(batch_counts)):
         roots[doc_id].weights[(kind, term)] = weight
     grouping = assign(profiles, candidates, roots, near, story_of, settings)
-    return story_rows(profiles, batch_counts, grouping)
+    return story_rows(columns, batch_counts, grouping)
 
 
 def story_inputs(documents: Sequence[Document], mentions: Iterable[Mention],
