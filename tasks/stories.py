@@ -41,7 +41,7 @@ WORD, ENTITY, NUMBER = 0, 1, 2
 KINDS = ("content", "entities", "numbers")
 # Terms kept per document, per kind: enough to describe an article, few enough that the
 # candidate join stays small at a million stored documents.
-KEPT = {WORD: 100, ENTITY: 20, NUMBER: 10}
+KEPT = {WORD: 60, ENTITY: 15, NUMBER: 8}
 # Of those, the strongest held by few documents so far look candidates up (probe terms), on
 # each day of the window where at most PROBE_DAY_LIMIT earlier documents keep them; a document
 # is compared with the earlier ones that share the most of them, at most
