@@ -320,18 +320,19 @@ class Reads:
 
     def stories_of(self, doc_ids: list[str]) -> dict[str, str]:
         """doc_id → story_id of the given stored documents that are grouped."""
-        if not doc_ids:
-            return {}
-        return dict(self.con.execute(
-            "select doc_id, story_id from story_members"
-            " where doc_id in (select unnest($1::varchar[]))", [doc_ids]).fetchall())
+        return self._column_of("story_members", "story_id", doc_ids)
 
     def document_languages(self, doc_ids: list[str]) -> dict[str, str]:
         """doc_id → language of the given stored documents."""
+        return self._column_of("documents", "language", doc_ids)
+
+    def _column_of(self, table: str, column: str, doc_ids: list[str]) -> dict[str, Any]:
+        """doc_id → `column` of `table` (names from the code, never from input), for the
+        given documents it holds."""
         if not doc_ids:
             return {}
         return dict(self.con.execute(
-            "select doc_id, language from documents"
+            f"select doc_id, {column} from {table}"
             " where doc_id in (select unnest($1::varchar[]))", [doc_ids]).fetchall())
 
     def story_days(self, doc_ids: list[str]) -> list[tuple[str, Any]]:
