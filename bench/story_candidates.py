@@ -13,6 +13,7 @@ new document that shares a term inside the date window, with its summed weights 
 from __future__ import annotations
 
 import argparse
+import datetime as dt
 import sys
 import tempfile
 import time
@@ -23,7 +24,10 @@ sys.path.insert(0, str(ROOT))
 
 import duckdb  # noqa: E402
 
-from tasks.stories import CANDIDATES_PER_DOCUMENT, KEPT, PROBES, probe_limit  # noqa: E402
+from tasks.stories import (  # noqa: E402
+    CANDIDATES_PER_DOCUMENT, KEPT, PROBES, Profile, probe_limit, probe_rows, profile_columns,
+    usable_probes,
+)
 from warehouse.migrate import migrate  # noqa: E402
 from warehouse.queries import Reads  # noqa: E402
 
@@ -48,30 +52,44 @@ def fill(con: duckdb.DuckDBPyConnection, stored: int) -> None:
                 " from (select distinct doc_id from story_terms)")
 
 
-def new_documents(con: duckdb.DuckDBPyConnection, new: int) -> dict[str, list]:
-    """The terms of `new` documents of the last day, drawn like the stored ones."""
+def new_documents(con: duckdb.DuckDBPyConnection, new: int) -> list[Profile]:
+    """Profiles of `new` documents of the last day, with terms drawn like the stored ones and
+    probe terms picked as tasks/stories.py picks them: of each kind, the strongest held by few
+    documents (the weights here are equal, so the rarest)."""
     rows = con.execute(
         "select 'new-' || d, k.kind, k.kind * 10000000 + cast(floor(pow(k.vocabulary,"
-        " random())) as bigint), 1 / sqrt(k.kept), date '2024-01-01' + ?, d"
+        " random())) as bigint), 1 / sqrt(k.kept)"
         " from range(?) as r(d), (select unnest(?::integer[]) as kind,"
         " unnest(?::integer[]) as vocabulary, unnest(?::integer[]) as kept) as k,"
         " lateral (select * from range(k.kept)) as t(n)",
-        [DAYS - 1, new, list(KEPT), [VOCABULARY[k] for k in KEPT], list(KEPT.values())],
+        [new, list(KEPT), [VOCABULARY[k] for k in KEPT], list(KEPT.values())],
     ).fetchall()
     documents, total = Reads(con).story_term_counts(sorted({row[2] for row in rows}))
-    # The probe terms, as tasks/stories.py picks them: of each kind, the strongest held by few
-    # documents (the weights here are equal, so the rarest).
-    by_document: dict[tuple[str, int], list[int]] = {}
-    for row in rows:
-        by_document.setdefault((row[0], row[1]), []).append(row[2])
-    probes: set[tuple[str, int]] = set()
-    for (doc_id, kind), terms in by_document.items():
-        held = sorted((documents.get(term, 0), term) for term in terms)[:PROBES[kind]]
-        probes.update((doc_id, term) for count, term in held if count <= probe_limit(total))
-    names = ("doc_id", "kind", "term", "weight", "day", "pos")
-    columns = {name: [row[n] for row in rows] for n, name in enumerate(names)}
-    columns["probe"] = [(row[0], row[2]) in probes for row in rows]
-    return columns
+    day = dt.date(2024, 1, 1) + dt.timedelta(days=DAYS - 1)
+    profiles: dict[str, Profile] = {}
+    for doc_id, kind, term, weight in rows:
+        profiles.setdefault(doc_id, Profile(doc_id, day, "en")).weights[(kind, term)] = weight
+    for profile in profiles.values():
+        for kind, limit in PROBES.items():
+            held = sorted((documents.get(term, 0), term) for k, term in profile.weights
+                          if k == kind)[:limit]
+            profile.probes.update((kind, term) for count, term in held
+                                  if count <= probe_limit(total))
+    return list(profiles.values())
+
+
+def find_candidates(reads: Reads, profiles: list[Profile], window: int) -> list[tuple]:
+    """What the story stage does to find a batch's candidates (tasks/stories.py group_batch):
+    the days of the window that documents have, the probes' hits per day, the usable probes,
+    then the candidate query with its scores."""
+    span = dt.timedelta(days=window)
+    days = {p.day for p in profiles} | set(reads.story_days_between(
+        min(p.day for p in profiles) - span, max(p.day for p in profiles) + span))
+    rows = probe_rows(profiles, window, days)
+    hits = reads.story_term_hits({"kind": [r[2] for r in rows], "term": [r[3] for r in rows],
+                                  "day": [r[4] for r in rows]})
+    return reads.story_candidates(profile_columns(profiles), usable_probes(profiles, rows, hits),
+                                  CANDIDATES_PER_DOCUMENT)
 
 
 def main() -> None:
@@ -92,11 +110,11 @@ def main() -> None:
     rows = con.execute("select count(*), count(distinct doc_id) from story_terms").fetchone()
     print(f"story_terms: {rows[0]:,} rows, {rows[1]:,} documents; {sum(KEPT.values())} terms kept"
           f" per document at most ({KEPT})")
-    terms = new_documents(con, args.new)
+    profiles = new_documents(con, args.new)
     reads = Reads(con)
     for attempt in range(3):
         started = time.perf_counter()
-        found = reads.story_candidates(terms, args.window, CANDIDATES_PER_DOCUMENT)
+        found = find_candidates(reads, profiles, args.window)
         seconds = time.perf_counter() - started
         pairs = len({(a, b) for a, b, *_ in found})
         print(f"candidates for {args.new:,} new documents: {seconds:.3f} s"

@@ -298,24 +298,30 @@ class Reads:
             " select doc_id, other, days from found qualify row_number() over"
             " (partition by doc_id order by shared desc, other) <= ?", [per_document])
         try:
-            return self.con.execute(
-                "with earlier as ("
+            self.con.execute(
+                "create or replace temp table story_earlier as"
                 " select s.doc_id, s.kind, s.term, s.weight from story_terms as s"
-                " where s.doc_id in (select other from story_best)"
+                " where s.day between ? and ?"  # lets DuckDB skip the row groups of other days
+                " and s.doc_id in (select other from story_best)"
                 " and s.term in (select term from story_new)"
-                " union all select doc_id, kind, term, weight from story_new)"
-                # Each candidate pair with the new document's terms, then the earlier
-                # document's weight of each: the one key (document, term, kind) keeps the
-                # optimiser from joining on the term alone first, where a word every new
-                # document holds would pair them all (a million rows at 1,000).
-                " select b.doc_id, b.other, n.kind, sum(n.weight * e.weight), b.days, count(*)"
-                " from story_best as b join story_new as n on n.doc_id = b.doc_id"
-                " join earlier as e"
-                " on hash(e.doc_id, e.term, e.kind) = hash(b.other, n.term, n.kind)"
-                " where e.doc_id = b.other and e.term = n.term and e.kind = n.kind"
-                " group by b.doc_id, b.other, n.kind, b.days").fetchall()
+                " union all select doc_id, kind, term, weight from story_new",
+                [min(probes["day"]), max(probes["day"])])
+            # Each candidate pair with the new document's terms first (a table of its own, so
+            # the optimiser cannot join the new terms with the earlier ones on the term alone:
+            # a word every document holds would pair them all), then the earlier document's
+            # weight of each.
+            self.con.execute(
+                "create or replace temp table story_wanted as"
+                " select b.doc_id, b.other, b.days, n.kind, n.term, n.weight"
+                " from story_best as b join story_new as n on n.doc_id = b.doc_id")
+            return self.con.execute(
+                "select w.doc_id, w.other, w.kind, sum(w.weight * e.weight), w.days, count(*)"
+                " from story_wanted as w join story_earlier as e"
+                " on e.doc_id = w.other and e.term = w.term and e.kind = w.kind"
+                " group by w.doc_id, w.other, w.kind, w.days").fetchall()
         finally:
-            for table in ("story_new", "story_probe", "story_best"):
+            for table in ("story_new", "story_probe", "story_best", "story_earlier",
+                          "story_wanted"):
                 self.con.execute(f"drop table if exists {table}")
 
     def stories_of(self, doc_ids: list[str]) -> dict[str, str]:
