@@ -1,11 +1,13 @@
 """Benchmark: finding story candidates for 1,000 new documents among 1,000,000 stored ones.
 
-Builds a migrated warehouse whose `story_terms` hold N synthetic stored documents (terms drawn
-log-uniformly, Zipf's law with exponent 1, from a vocabulary of 2,000,000 words, 300,000 entity keys and 100,000 numbers, as many
-of each kind per document as tasks/stories.py keeps, days spread over a year in arrival order, as a warehouse fills), then times the
-story stage's candidate query (warehouse.queries.Reads.story_candidates: every stored or earlier
-new document that shares a term inside the date window, with its summed weights per kind) for
-1,000 new documents of the last day, a few times. Prints the seconds and the candidates found.
+Builds a migrated warehouse whose `story_terms` hold N synthetic stored documents: terms drawn
+log-uniformly (Zipf's law, exponent 1) from 2,000,000 words, 300,000 entity keys and 100,000
+numbers, as many of each kind per document as tasks/stories.py keeps, days spread over a year
+in arrival order, as a warehouse fills. Then times what the story stage does to find a batch's
+candidates (tasks/stories.py `group_batch`: the window's days, the probes' hits per day, then
+warehouse.queries.Reads.story_candidates: the stored or earlier new documents that keep a probe
+term inside the window, the 20 sharing most, with their summed weights per kind) for 1,000 new
+documents of the last day, a few times. Prints the seconds and the candidates found.
 
     .venv/bin/python bench/story_candidates.py [--stored 1000000] [--new 1000] [--keep PATH]
 """
