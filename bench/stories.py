@@ -104,7 +104,8 @@ def scores(grouped: list[tuple[Pair, bool]]) -> str:
     precision = tp / (tp + fp) if tp + fp else 0.0
     recall = tp / (tp + fn) if tp + fn else 0.0
     f1 = 2 * precision * recall / (precision + recall) if precision + recall else 0.0
-    return f"P {precision:.3f}  R {recall:.3f}  F1 {f1:.3f}  (pairs {len(grouped)}, tp {tp}, fp {fp}, fn {fn})"
+    return (f"P {precision:.3f}  R {recall:.3f}  F1 {f1:.3f}  "
+            f"(pairs {len(grouped)}, tp {tp}, fp {fp}, fn {fn})")
 
 
 def ranks(values: list[float]) -> list[float]:

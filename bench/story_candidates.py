@@ -108,7 +108,8 @@ def main() -> None:
         started = time.perf_counter()
         fill(con, args.stored)
         con.execute("checkpoint")
-        print(f"built {args.stored:,} stored documents' terms in {time.perf_counter() - started:.0f} s")
+        print(f"built {args.stored:,} stored documents' terms in"
+              f" {time.perf_counter() - started:.0f} s")
     rows = con.execute("select count(*), count(distinct doc_id) from story_terms").fetchone()
     print(f"story_terms: {rows[0]:,} rows, {rows[1]:,} documents; {sum(KEPT.values())} terms kept"
           f" per document at most ({KEPT})")
