@@ -64,7 +64,7 @@ def print_summary(report: Any) -> None:
                         ["language", "documents"], report.languages))
     console.print(table("top entities", ["entity", "key", "label", "documents"],
                         [(name, key, label, docs) for key, label, name, docs in report.top_entities]))
-    if getattr(report, "stories", None):
+    if report.stories:
         console.print(table("stories this run started or grew",
                             ["story", "documents", "new this run"],
                             [(title, docs, new) for _, title, docs, new in report.stories], False))

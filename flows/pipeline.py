@@ -2,8 +2,9 @@
 
 A run opens the warehouse session (run lock, one connection), records itself and syncs the
 alias file; each batch of read outcomes then goes clean → language → entities (pure stages, on
-the task runner) → exact dedup → near dedup → stories → load (the session, in this process, one batch at
-a time, in order); a batch that fails is split until the failing input is alone and rejected;
+the task runner) → exact dedup → near dedup → stories → load (the session, in this process, one
+batch at a time, in order); a batch that fails is split until the failing input is alone and
+rejected;
 the run ends with its report and the analysts' snapshot. Files and URLs differ
 only in the stages before this: ingest_files.py and ingest_urls.py.
 """
@@ -32,10 +33,10 @@ from tasks.entities import entities_stage, sync_aliases_stage
 from tasks.language import language_stage
 from tasks.load import load_stage, reject_input_stage
 from tasks.near_dup import near_dup_stage
-from tasks.stories import story_stage
 from tasks.report import (
     RunReport, begin_run_stage, finish_maintenance_stage, publish_snapshot_stage, report_stage,
 )
+from tasks.stories import story_stage
 from tasks.urls import redact_parameters
 from warehouse.session import Warehouse, is_disk_full, is_fatal, open_warehouse
 from warehouse.settings import Settings

@@ -31,6 +31,7 @@ from dataclasses import dataclass, field
 from prefect import task
 from prefect.cache_policies import NO_CACHE
 
+from tasks.load import new_mentions
 from tasks.records import NearSplit, Tagged
 from warehouse.queries import Reads
 from warehouse.records import Document, Mention, StorySplit
@@ -179,8 +180,9 @@ class Signals:
 
 @dataclass
 class Grouping:
-    """The stories of a batch: doc_id → (story_id, score), links and the stories' first
-    documents, given the stored documents' stories."""
+    """The stories of a batch: every known document's story (stored candidates', then the
+    batch's as they are assigned), the batch's members as doc_id → (story_id, score), and the
+    links at or above the threshold."""
 
     story_of: dict[str, str]
     members: dict[str, tuple[str, float]] = field(default_factory=dict)
@@ -329,44 +331,64 @@ def group_batch(session: Reads, inputs: Sequence[StoryInput], near: dict[str, st
         return StorySplit()
     counts = {i.doc_id: term_counts(i.title, i.text, i.keys) for i in inputs}
     batch_counts: Counter = Counter(t for c in counts.values() for _, t in c)
-    documents, total = session.story_term_counts(list(batch_counts))
-    profiles = []
-    # Each document is weighed with the counts of the documents before it and itself, as if
-    # the documents came one at a time: a document's weights do not depend on where batches
-    # begin (a re-run after a crash batches the rest differently).
-    for n, item in enumerate(inputs, 1):
-        for _, term in counts[item.doc_id]:
-            documents[term] = documents.get(term, 0) + 1
-        profiles.append(profile(item.doc_id, item.day, item.language, counts[item.doc_id],
-                                documents, total + n))
-    language = {p.doc_id: p.language for p in profiles}
+    profiles = _weighed_profiles(session, inputs, counts, batch_counts)
     columns = profile_columns(profiles)
-    window = dt.timedelta(days=settings.window_days)
-    days = {p.day for p in profiles} | set(session.story_days_between(
-        min(p.day for p in profiles) - window, max(p.day for p in profiles) + window))
-    rows = probe_rows(profiles, settings.window_days, days)
-    hits = session.story_term_hits(_columns([r[2:5] for r in rows], ("kind", "term", "day")))
-    found = session.story_candidates(columns, usable_probes(profiles, rows, hits),
-                                     CANDIDATES_PER_DOCUMENT)
-    candidates: dict[str, dict[str, Signals]] = {}
-    stored = sorted({other for _, other, *_ in found} - set(language) | set(near.values()))
+    found = _candidates_found(session, profiles, columns, settings.window_days)
+    language = {p.doc_id: p.language for p in profiles}
+    stored = sorted(({other for _, other, *_ in found} - set(language)) | set(near.values()))
     story_of = session.stories_of(stored)
     language.update(session.document_languages(sorted(set(stored) | set(story_of.values()))))
+    candidates: dict[str, dict[str, Signals]] = {}
     for doc, other, kind, value, days, shared in found:
         signals = candidates.setdefault(doc, {}).setdefault(other, Signals(
             days_apart=days, cross_language=language[doc] != language.get(other, "und")))
         signals.cosines[kind] = value
         signals.shared[kind] = shared
-    # A new document can join a stored story through a stored candidate, a near duplicate's
-    # original, or a new document that joined one of those: its first document's profile is
-    # compared in memory, like the batch's own.
-    roots = {doc_id: Profile(doc_id, day, language.get(doc_id, "und"))
-             for doc_id, day in session.story_days(sorted(set(story_of.values())))}
-    for doc_id, kind, term, weight in session.story_profiles(sorted(roots),
-                                                              list(batch_counts)):
-        roots[doc_id].weights[(kind, term)] = weight
+    roots = _stored_roots(session, sorted(set(story_of.values())), language, list(batch_counts))
     grouping = assign(profiles, candidates, roots, near, story_of, settings)
     return story_rows(columns, batch_counts, grouping)
+
+
+def _weighed_profiles(session: Reads, inputs: Sequence[StoryInput], counts: dict[str, Counter],
+                      batch_counts: Counter) -> list[Profile]:
+    """The batch's profiles. Each document is weighed with the counts of the documents before
+    it and itself, as if the documents came one at a time: a document's weights do not depend
+    on where batches begin (a re-run after a crash batches the rest differently)."""
+    documents, total = session.story_term_counts(list(batch_counts))
+    profiles = []
+    for n, item in enumerate(inputs, 1):
+        for _, term in counts[item.doc_id]:
+            documents[term] = documents.get(term, 0) + 1
+        profiles.append(profile(item.doc_id, item.day, item.language, counts[item.doc_id],
+                                documents, total + n))
+    return profiles
+
+
+def _candidates_found(session: Reads, profiles: list[Profile], columns: dict[str, list],
+                      window_days: int) -> list[tuple]:
+    """(doc, earlier doc, kind, cosine, days apart, shared terms) of the batch's candidates:
+    its probe terms looked up on the days of their windows that documents have, where few
+    earlier documents keep them (usable_probes)."""
+    window = dt.timedelta(days=window_days)
+    days = {p.day for p in profiles} | set(session.story_days_between(
+        min(p.day for p in profiles) - window, max(p.day for p in profiles) + window))
+    rows = probe_rows(profiles, window_days, days)
+    hits = session.story_term_hits(_columns([r[2:5] for r in rows], ("kind", "term", "day")))
+    return session.story_candidates(columns, usable_probes(profiles, rows, hits),
+                                    CANDIDATES_PER_DOCUMENT)
+
+
+def _stored_roots(session: Reads, roots: list[str], language: dict[str, str],
+                  terms: list[int]) -> dict[str, Profile]:
+    """The profiles of stored stories' first documents, limited to the batch's `terms` (the
+    only ones a cosine with it can use). A new document can join a stored story through a
+    stored candidate, a near duplicate's original, or a new document that joined one of those;
+    its first document is then compared in memory, like the batch's own."""
+    profiles = {doc_id: Profile(doc_id, day, language.get(doc_id, "und"))
+                for doc_id, day in session.story_days(roots)}
+    for doc_id, kind, term, weight in session.story_profiles(sorted(profiles), terms):
+        profiles[doc_id].weights[(kind, term)] = weight
+    return profiles
 
 
 def story_inputs(documents: Sequence[Document], mentions: Iterable[Mention],
@@ -374,14 +396,9 @@ def story_inputs(documents: Sequence[Document], mentions: Iterable[Mention],
     """The grouping inputs of a batch's new documents, their day being the publication date or,
     without one, `today` (the day they are first seen)."""
     keys: dict[str, list[str]] = {}
-    seen: set[tuple] = set()
-    for mention in mentions:
-        # Exact copies of a text in the batch were tagged too and repeat its mentions.
-        marker = (mention.doc_id, mention.tagger, mention.start_char, mention.end_char,
-                  mention.label)
-        if marker not in seen:
-            seen.add(marker)
-            keys.setdefault(mention.doc_id, []).append(mention.key)
+    # Each mention once, as the loader stores them (exact copies in the batch repeat them).
+    for mention in new_mentions(list(mentions), {d.doc_id for d in documents}):
+        keys.setdefault(mention.doc_id, []).append(mention.key)
     return [StoryInput(d.doc_id, d.title, d.text, d.published or today, keys.get(d.doc_id, []),
                        d.language) for d in documents]
 

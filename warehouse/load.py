@@ -209,7 +209,8 @@ class Writes(Reads):
     def insert_stories(self, split: StorySplit, stored: set[str], run_id: str,
                        now: dt.datetime) -> None:
         """Store a batch's story rows for the documents this transaction inserts (inside the
-        caller's transaction), and add its term counts."""
+        caller's transaction), and add its term counts (a batch's grouped documents are its
+        new ones, so each document is counted once)."""
         if not split.members or not split.members["doc_id"]:
             return
         self.insert_columns("story_terms", _rows_of_new(split.terms, stored), only_new=False)
