@@ -12,6 +12,7 @@ from typing import Any
 import duckdb
 from pydantic import BaseModel
 
+from warehouse.bind import rows_of
 from warehouse.queries import Reads
 from warehouse.records import BandKeys, Batch, Mention, Source, StorySplit
 
@@ -126,19 +127,12 @@ class Writes(Reads):
         `only_new`, rows whose key the table holds already are left out (an anti-join)."""
         if not columns or not next(iter(columns.values())):
             return
-        rows = self._unnested(table, columns)
-        if only_new:
-            match = " and ".join(f"stored.{column} = new.{column}" for column in _KEYS[table])
-            rows = (f"select * from ({rows}) as new"
-                    f" where not exists (select 1 from {table} as stored where {match})")
-        self.con.execute(f"insert into {table} ({', '.join(columns)}) {rows}",
-                         list(columns.values()))
-
-    def _unnested(self, table: str, columns: dict[str, list]) -> str:
-        """A select of the list parameters $1, $2, ... as rows, typed as `table`'s columns."""
-        types = self._column_types(table)
-        return "select " + ", ".join(
-            f"unnest(${n}::{types[column]}[]) as {column}" for n, column in enumerate(columns, 1))
+        with rows_of(self.con, columns, self._column_types(table)) as (rows, parameters):
+            if only_new:
+                match = " and ".join(f"stored.{column} = new.{column}" for column in _KEYS[table])
+                rows = (f"select * from ({rows}) as new"
+                        f" where not exists (select 1 from {table} as stored where {match})")
+            self.con.execute(f"insert into {table} ({', '.join(columns)}) {rows}", parameters)
 
     def _upsert_sources(self, rows: list[dict[str, Any]]) -> None:
         """Sources seen before take the newest sighting's figures; new ones are inserted."""
@@ -146,9 +140,9 @@ class Writes(Reads):
             return
         columns = _columns(_unique_by_key(rows, _KEYS["sources"]))
         assigned = ", ".join(f"{column} = new.{column}" for column in _SOURCE_UPDATED)
-        self.con.execute(
-            f"update sources set {assigned} from ({self._unnested('sources', columns)}) as new"
-            " where sources.source_id = new.source_id", list(columns.values()))
+        with rows_of(self.con, columns, self._column_types("sources")) as (new, parameters):
+            self.con.execute(f"update sources set {assigned} from ({new}) as new"
+                             " where sources.source_id = new.source_id", parameters)
         self.insert_columns("sources", columns)
 
     def batch_is_loaded(self, batch_id: str) -> bool:
@@ -223,11 +217,12 @@ class Writes(Reads):
                             only_new=False)
         counts = split.counts
         if counts["term"]:
-            self.con.execute(
-                "update story_term_counts set documents = story_term_counts.documents"
-                " + new.documents from (select unnest($1::bigint[]) as term,"
-                " unnest($2::integer[]) as documents) as new"
-                " where story_term_counts.term = new.term", [counts["term"], counts["documents"]])
+            with rows_of(self.con, counts, self._column_types("story_term_counts")) as (
+                    new, parameters):
+                self.con.execute(
+                    "update story_term_counts set documents = story_term_counts.documents"
+                    f" + new.documents from ({new}) as new"
+                    " where story_term_counts.term = new.term", parameters)
             self.insert_columns("story_term_counts", counts)
 
     def _link_versions(self, sources: Sequence[Source]) -> None:

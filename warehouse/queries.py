@@ -7,7 +7,12 @@ from typing import Any
 
 import duckdb
 
+from warehouse.bind import rows_of
 from warehouse.records import BandKeys, KnownSource
+
+# The types of the columns the story queries bind (tasks/stories.py).
+_STORY_COLUMNS = {"doc_id": "VARCHAR", "kind": "TINYINT", "term": "BIGINT", "weight": "FLOAT",
+                  "day": "DATE", "pos": "INTEGER", "days": "INTEGER"}
 
 
 class Reads:
@@ -233,9 +238,10 @@ class Reads:
         total = self.con.execute("select count(*) from story_members").fetchone()[0]
         if not terms:
             return {}, total
-        rows = self.con.execute(
-            "select term, documents from story_term_counts"
-            " where term in (select unnest($1::bigint[]))", [terms]).fetchall()
+        with rows_of(self.con, {"term": terms}, _STORY_COLUMNS) as (wanted, parameters):
+            rows = self.con.execute(
+                "select term, documents from story_term_counts"
+                f" where term in (select term from ({wanted}))", parameters).fetchall()
         return dict(rows), total
 
     def story_days_between(self, first: Any, last: Any) -> list[Any]:
@@ -249,12 +255,12 @@ class Reads:
         for the given keys (columns kind, term, day)."""
         if not keys["term"]:
             return {}
-        rows = self.con.execute(
-            "with wanted as materialized (select distinct unnest($1::tinyint[]) as kind,"
-            " unnest($2::bigint[]) as term, unnest($3::date[]) as day)"
-            " select s.kind, s.term, s.day, count(*) from story_terms as s"
-            " semi join wanted as w on s.term = w.term and s.kind = w.kind and s.day = w.day"
-            " group by all", [keys["kind"], keys["term"], keys["day"]]).fetchall()
+        with rows_of(self.con, keys, _STORY_COLUMNS) as (wanted, parameters):
+            rows = self.con.execute(
+                f"with wanted as materialized (select distinct * from ({wanted}))"
+                " select s.kind, s.term, s.day, count(*) from story_terms as s"
+                " semi join wanted as w on s.term = w.term and s.kind = w.kind and s.day = w.day"
+                " group by all", parameters).fetchall()
         return {(kind, term, day): count for kind, term, day, count in rows}
 
     def story_candidates(self, terms: dict[str, list], probes: dict[str, list],
@@ -270,20 +276,9 @@ class Reads:
             return []
         # In steps through temporary tables: as one statement with common table expressions,
         # DuckDB planned it about twice as slow (0.5 s against 0.23 s for 500 BBC articles).
-        self.con.execute(
-            "create or replace temp table story_new as select unnest($1::varchar[]) as doc_id,"
-            " unnest($2::tinyint[]) as kind, unnest($3::bigint[]) as term,"
-            " unnest($4::float[]) as weight, unnest($5::date[]) as day,"
-            " unnest($6::integer[]) as pos",
-            [terms["doc_id"], terms["kind"], terms["term"], terms["weight"], terms["day"],
-             terms["pos"]])
-        self.con.execute(
-            "create or replace temp table story_probe as select unnest($1::varchar[]) as doc_id,"
-            " unnest($2::integer[]) as pos, unnest($3::tinyint[]) as kind,"
-            " unnest($4::bigint[]) as term, unnest($5::date[]) as day,"
-            " unnest($6::integer[]) as days",
-            [probes["doc_id"], probes["pos"], probes["kind"], probes["term"], probes["day"],
-             probes["days"]])
+        for table, columns in (("story_new", terms), ("story_probe", probes)):
+            with rows_of(self.con, columns, _STORY_COLUMNS) as (rows, parameters):
+                self.con.execute(f"create or replace temp table {table} as {rows}", parameters)
         self.con.execute(
             "create or replace temp table story_best as"
             " with found as ("
