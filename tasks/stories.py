@@ -23,11 +23,11 @@ import functools
 import hashlib
 import math
 import re
-import struct
 from collections import Counter
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 
+import numpy as np
 from prefect import task
 from prefect.cache_policies import NO_CACHE
 
@@ -116,40 +116,94 @@ def term_counts(title: str | None, text: str, keys: Iterable[str]) -> Counter:
     """How often each (kind, term hash) occurs in a document: its words (cut to STEM letters;
     the title's counted twice, as the headline names the story), entity keys and numbers of two
     or more digits."""
-    words = Counter(w[:STEM] for w in _WORD.findall(f"{title or ''} {title or ''} {text}".lower())
-                    if w not in _STOP)
-    numbers = Counter(n for n in (n.replace(",", "").replace(".", "")
-                                  for n in _NUMBER.findall(text)) if len(n) >= 2)
     counts: Counter = Counter()
-    for kind, terms in ((WORD, words), (ENTITY, Counter(keys)), (NUMBER, numbers)):
-        for term, n in terms.items():
-            counts[(kind, term_hash(kind, term))] += n
+    lowered = f"{title or ''} {title or ''} {text}".lower()
+    for word, n in Counter(_WORD.findall(lowered)).items():  # each distinct word once
+        if word not in _STOP:
+            counts[(WORD, term_hash(WORD, word[:STEM]))] += n
+    for key, n in Counter(keys).items():
+        counts[(ENTITY, term_hash(ENTITY, key))] += n
+    for number, n in Counter(_NUMBER.findall(text)).items():
+        number = number.replace(",", "").replace(".", "")
+        if len(number) >= 2:
+            counts[(NUMBER, term_hash(NUMBER, number))] += n
     return counts
 
 
-def profile(doc_id: str, day: dt.date, language: str, counts: Counter,
-            documents: dict[int, int], total: int) -> Profile:
-    """The document's strongest terms of each kind by (1 + log tf) · idf, normalised per kind.
-    `documents` holds each term's document count and `total` the documents counted."""
-    kept = Profile(doc_id, day, language)
-    rare = probe_limit(total)
-    for kind, limit in KEPT.items():
-        scored = sorted(
-            ((1 + math.log(n)) * (math.log((1 + total) / (1 + documents.get(t, 0))) + 1), t)
-            for (k, t), n in counts.items() if k == kind)[-limit:]
-        norm = math.sqrt(sum(w * w for w, _ in scored)) or 1.0
-        # Stored as float (32 bits): rounded so here too, a document is weighed alike whether it
-        # is compared in its own batch or from the warehouse.
-        kept.weights.update(((kind, t), _float32(w / norm)) for w, t in scored)
-        probes = [t for _, t in reversed(scored) if documents.get(t, 0) <= rare]
-        kept.probes.update((kind, t) for t in probes[:PROBES[kind]])
-    if not kept.probes and kept.weights:  # only common terms: its strongest still look
-        kept.probes.update(sorted(kept.weights, key=kept.weights.__getitem__)[-2:])
-    return kept
+def weighed(items: Sequence[tuple[str, dt.date, str, Counter]], stored: dict[int, int],
+             total: int) -> list[Profile]:
+    """The profiles of documents (doc_id, day, language, term_counts) taken one at a time, after
+    `total` grouped documents of which `stored[term]` hold each term: each keeps its strongest
+    terms of each kind by (1 + log tf) · idf, idf = log((1 + documents) / (1 + documents
+    holding the term)) + 1, both counts including itself and the documents before it;
+    normalised per kind and rounded to float (32 bits) as stored, so a document is weighed alike
+    whether it is compared in its own batch or from the warehouse. Its probe terms are its
+    strongest of each kind held by at most probe_limit documents (PROBES)."""
+    sizes = [len(counts) for *_, counts in items]
+    rows = sum(sizes)
+    if not rows:
+        return [Profile(doc_id, day, language) for doc_id, day, language, _ in items]
+    doc = np.repeat(np.arange(len(items)), sizes)
+    kind = np.fromiter((k for *_, c in items for k, _ in c), np.int64, rows)
+    term = np.fromiter((t for *_, c in items for _, t in c), np.int64, rows)
+    tf = np.fromiter((n for *_, c in items for n in c.values()), np.int64, rows)
+    # Documents holding each term: the stored ones, and the batch's up to this one.
+    unique, inverse = np.unique(term, return_inverse=True)
+    held = _running_count(inverse, doc) + np.array(
+        [stored.get(t, 0) for t in unique.tolist()], dtype=np.int64)[inverse]
+    seen = total + doc + 1
+    logs = _logs(max(int(seen.max()) + 2, int(tf.max()) + 1))
+    weight = (1 + logs[tf]) * (logs[seen + 1] - logs[held + 1] + 1)
+    # Each (document, kind) in ascending (weight, term); its last KEPT[kind] are kept.
+    order = np.lexsort((term, weight, kind, doc))
+    group = doc[order] * 3 + kind[order]
+    ends = np.r_[np.flatnonzero(group[1:] != group[:-1]), len(order) - 1]
+    from_end = np.repeat(ends, np.diff(np.r_[-1, ends])) - np.arange(len(order))
+    kept = order[from_end < np.array([KEPT[k] for k in range(3)])[kind[order]]]
+    squares = weight[kept] ** 2
+    starts = np.r_[0, np.flatnonzero(np.diff(doc[kept] * 3 + kind[kept])) + 1]
+    norms = np.repeat(np.sqrt(np.add.reduceat(squares, starts)), np.diff(np.r_[starts, len(kept)]))
+    norms[norms == 0] = 1.0
+    values = (weight[kept] / norms).astype(np.float32).tolist()
+    profiles = [Profile(doc_id, day, language) for doc_id, day, language, _ in items]
+    rare = [probe_limit(total + n) for n in range(1, len(items) + 1)]
+    probes: dict[tuple[int, int], int] = {}
+    # Strongest first: the probe terms of each (document, kind) are the first few rare ones.
+    for n, k, t, value, documents in zip(*(a[kept][::-1].tolist() for a in (doc, kind, term)),
+                                         values[::-1], held[kept][::-1].tolist()):
+        profiles[n].weights[(k, t)] = value
+        if documents <= rare[n] and probes.get((n, k), 0) < PROBES[k]:
+            profiles[n].probes.add((k, t))
+            probes[(n, k)] = probes.get((n, k), 0) + 1
+    for kept_profile in profiles:
+        if not kept_profile.probes and kept_profile.weights:  # common terms only: its
+            # strongest still look
+            weights = kept_profile.weights
+            kept_profile.probes.update(sorted(weights, key=lambda key: (weights[key], key))[-2:])
+    return profiles
 
 
-def _float32(value: float) -> float:
-    return struct.unpack("f", struct.pack("f", value))[0]
+def _running_count(values: np.ndarray, order_by: np.ndarray) -> np.ndarray:
+    """For each position, how many positions hold its value at or before it in `order_by`."""
+    order = np.lexsort((order_by, values))
+    grouped = values[order]
+    starts = np.r_[0, np.flatnonzero(grouped[1:] != grouped[:-1]) + 1]
+    run = np.arange(len(order)) - np.repeat(starts, np.diff(np.r_[starts, len(order)]))
+    counted = np.empty(len(order), dtype=np.int64)
+    counted[order] = run + 1
+    return counted
+
+
+_LOGS: list[np.ndarray] = [np.array([-math.inf])]
+
+
+def _logs(size: int) -> np.ndarray:
+    """math.log of 0, 1, ... size - 1, kept and grown as documents are counted."""
+    known = _LOGS[-1]
+    if len(known) < size:
+        grown = max(size, 2 * len(known))
+        _LOGS.append(np.concatenate([known, [math.log(n) for n in range(len(known), grown)]]))
+    return _LOGS[-1]
 
 
 @dataclass
@@ -354,14 +408,9 @@ def _weighed_profiles(session: Reads, inputs: Sequence[StoryInput], counts: dict
     """The batch's profiles. Each document is weighed with the counts of the documents before
     it and itself, as if the documents came one at a time: a document's weights do not depend
     on where batches begin (a re-run after a crash batches the rest differently)."""
-    documents, total = session.story_term_counts(list(batch_counts))
-    profiles = []
-    for n, item in enumerate(inputs, 1):
-        for _, term in counts[item.doc_id]:
-            documents[term] = documents.get(term, 0) + 1
-        profiles.append(profile(item.doc_id, item.day, item.language, counts[item.doc_id],
-                                documents, total + n))
-    return profiles
+    stored, total = session.story_term_counts(list(batch_counts))
+    return weighed([(i.doc_id, i.day, i.language, counts[i.doc_id]) for i in inputs], stored,
+                   total)
 
 
 def _candidates_found(session: Reads, profiles: list[Profile], columns: dict[str, list],

@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import datetime as dt
 import json
-from collections import Counter
 from pathlib import Path
 
 import duckdb
@@ -16,7 +15,7 @@ from flows.ingest_files import ingest_files
 from flows.params import IngestFilesParams
 from flows.stories import RegroupParams, regroup_stories
 from tasks.stories import (
-    SAME, Profile, Signals, assign, cosine_signals, profile, term_counts,
+    SAME, Profile, Signals, assign, cosine_signals, term_counts, weighed,
 )
 from warehouse.settings import StorySettings
 
@@ -55,17 +54,13 @@ UNRELATED = (
 )
 
 
-def _profile(doc_id: str, title: str, text: str, documents: Counter, total: int,
-             language: str = "en", keys: tuple[str, ...] = ()) -> Profile:
-    return profile(doc_id, dt.date(2024, 3, 22), language, term_counts(title, text, keys),
-                   documents, total)
+DAY = dt.date(2024, 3, 22)
 
 
 def _profiles(*articles: tuple[str, str]) -> list[Profile]:
-    counts = [term_counts(title, text, ()) for title, text in articles]
-    documents = Counter(term for c in counts for _, term in c)
-    return [_profile(str(n), *article, documents, len(articles))
-            for n, article in enumerate(articles)]
+    """The articles' profiles, weighed as a first batch of an empty warehouse."""
+    return weighed([(str(n), DAY, "en", term_counts(title, text, ()))
+                    for n, (title, text) in enumerate(articles)], {}, 0)
 
 
 def test_a_rewrite_scores_above_the_threshold_and_another_story_far_below() -> None:
@@ -79,10 +74,23 @@ def test_a_rewrite_scores_above_the_threshold_and_another_story_far_below() -> N
 
 def test_each_kind_of_term_has_unit_length() -> None:
     counts = term_counts(*ATTACK, ("crocus_city_hall", "moscow", "moscow"))
-    attack = profile("a", dt.date(2024, 3, 22), "en", counts, Counter(t for _, t in counts), 1)
+    [attack] = weighed([("a", DAY, "en", counts)], {}, 0)
     for kind in range(3):
         weights = [w for (k, _), w in attack.weights.items() if k == kind]
         assert weights and abs(sum(w * w for w in weights) - 1) < 1e-6  # float32 weights
+
+
+def test_weights_do_not_depend_on_where_batches_begin() -> None:
+    """A document is weighed with the counts of the documents before it: the same profile in
+    one batch of three as in a batch of one followed by one of two."""
+    items = [(str(n), DAY, "en", term_counts(title, text, ("moscow",)))
+             for n, (title, text) in enumerate((ATTACK, REWRITE, UNRELATED))]
+    together = weighed(items, {}, 0)
+    first = weighed(items[:1], {}, 0)
+    stored = {term: 1 for _, term in items[0][3]}
+    apart = first + weighed(items[1:], stored, 1)
+    assert [(p.weights, p.probes) for p in together] == [(p.weights, p.probes) for p in apart]
+    assert all(p.probes and len(p.weights) > 20 for p in together)
 
 
 def _signals(score: float) -> Signals:
