@@ -288,13 +288,20 @@ def in_batches(items: list, size: int, max_bytes: int | None = None, ramp: bool 
     part of a file (many records) is always a batch alone. With `ramp`, the first two batches
     hold a sixteenth and a quarter of `size`: the entity workers wait for a run's first batch to
     be read, cleaned and language-tagged (about 1.7 s for 500 BBC articles), and each later
-    batch is ready before the one before it is tagged (reading takes a fifth of tagging)."""
-    limits = [max(1, size // 16), max(1, size // 4)] if ramp else []
+    batch is ready before the one before it is tagged (reading takes a fifth of tagging). The
+    last two hold a quarter and a sixteenth too: the workers tag the last batches while the
+    batches before them are written, and the run's last write, which nothing overlaps, is
+    short (a full last batch left a core idle for about a second on BBC); a run of fewer than
+    `size` and those two is not cut smaller at its end."""
+    small = [max(1, size // 16), max(1, size // 4)] if ramp else []
+    ramp_down = ramp and len(items) > size + sum(small)
     batches: list[list] = []
     weight = 0
-    for item in items:
+    for position, item in enumerate(items):
         item_bytes = input_bytes(item) if max_bytes else 0
-        limit = limits[len(batches) - 1] if 0 < len(batches) <= len(limits) else size
+        limit = small[len(batches) - 1] if 0 < len(batches) <= len(small) else size
+        if ramp_down and batches:  # the batch began where as many items were left as it holds now
+            limit = min(limit, _ramp_down(len(items) - position + len(batches[-1]), small, size))
         if (not batches or len(batches[-1]) >= limit or part_of(item) or part_of(batches[-1][0])
                 or (max_bytes and weight + item_bytes > max_bytes)):
             batches.append([])
@@ -302,6 +309,17 @@ def in_batches(items: list, size: int, max_bytes: int | None = None, ramp: bool 
         batches[-1].append(item)
         weight += item_bytes
     return batches
+
+
+def _ramp_down(left: int, small: list[int], size: int) -> int:
+    """The most items a batch begun with `left` items to go takes, so that the last batches
+    hold a quarter and a sixteenth of `size` (`small`)."""
+    tail = sum(small)
+    if left > size + tail:
+        return size
+    if left > tail:
+        return left - tail
+    return small[0] if left <= small[0] else left - small[0]
 
 
 def input_bytes(item: object) -> int:

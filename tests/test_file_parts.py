@@ -66,10 +66,13 @@ def test_many_small_records_are_cut_by_count_too(tmp_path: Path) -> None:
     assert sorted(len(batch) for batch in batches) == [1] * 17  # parts are batches alone
 
 
-def test_a_ramped_run_starts_with_small_batches_and_keeps_every_input_once() -> None:
+def test_a_ramped_run_starts_and_ends_with_small_batches_and_keeps_every_input_once() -> None:
     items = list(range(2225))
     ramped = in_batches(items, size=500, ramp=True)
-    assert [len(batch) for batch in ramped] == [31, 125, 500, 500, 500, 500, 69]
+    assert [len(batch) for batch in ramped] == [31, 125, 500, 500, 500, 413, 125, 31]
+    assert [len(b) for b in in_batches(items[:700], size=500, ramp=True)] == [31, 125, 388, 125, 31]
+    # No full batch between the two ends: not cut smaller at the end.
+    assert [len(b) for b in in_batches(items[:600], size=500, ramp=True)] == [31, 125, 444]
     assert [item for batch in ramped for item in batch] == items
     assert in_batches(items[:20], size=500, ramp=True) == [items[:20]]
     assert [len(batch) for batch in in_batches(items[:3], size=1, ramp=True)] == [1, 1, 1]
