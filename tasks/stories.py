@@ -435,7 +435,8 @@ def _stored_roots(session: Reads, roots: list[str], language: dict[str, str],
     its first document is then compared in memory, like the batch's own."""
     profiles = {doc_id: Profile(doc_id, day, language.get(doc_id, "und"))
                 for doc_id, day in session.story_days(roots)}
-    for doc_id, kind, term, weight in session.story_profiles(sorted(profiles), terms):
+    days = sorted({p.day for p in profiles.values()})
+    for doc_id, kind, term, weight in session.story_profiles(sorted(profiles), days, terms):
         profiles[doc_id].weights[(kind, term)] = weight
     return profiles
 

@@ -344,16 +344,19 @@ class Reads:
             "select doc_id, any_value(day) from story_terms"
             " where doc_id in (select unnest($1::varchar[])) group by doc_id", [doc_ids]).fetchall()
 
-    def story_profiles(self, doc_ids: list[str], terms: list[int]
+    def story_profiles(self, doc_ids: list[str], days: list[Any], terms: list[int]
                        ) -> list[tuple[str, int, int, float]]:
         """(doc_id, kind, term, weight) of the given grouped documents' terms among `terms`
-        (the only ones a cosine with the batch can use)."""
+        (the only ones a cosine with the batch can use); `days` are the documents' days, which
+        let DuckDB skip the row groups of other days (0.23 s for 20 documents among 1,000,000
+        stored without them)."""
         if not doc_ids:
             return []
         return self.con.execute(
             "select doc_id, kind, term, weight from story_terms"
-            " where doc_id in (select unnest($1::varchar[]))"
-            " and term in (select unnest($2::bigint[]))", [doc_ids, terms]).fetchall()
+            " where day in (select unnest($3::date[]))"
+            " and doc_id in (select unnest($1::varchar[]))"
+            " and term in (select unnest($2::bigint[]))", [doc_ids, terms, days]).fetchall()
 
     def story_batch_times(self) -> list[Any]:
         """The distinct load times of stored documents, in order: one per loaded batch."""
