@@ -156,14 +156,11 @@ def weighed(items: Sequence[tuple[str, dt.date, str, Counter]], stored: dict[int
     weight = (1 + logs[tf]) * (logs[seen + 1] - logs[held + 1] + 1)
     # Each (document, kind) in ascending (weight, term); its last KEPT[kind] are kept.
     order = np.lexsort((term, weight, kind, doc))
-    group = doc[order] * 3 + kind[order]
-    ends = np.r_[np.flatnonzero(group[1:] != group[:-1]), len(order) - 1]
-    from_end = np.repeat(ends, np.diff(np.r_[-1, ends])) - np.arange(len(order))
+    starts, sizes = _runs(doc[order] * 3 + kind[order])
+    from_end = np.repeat(starts + sizes, sizes) - 1 - np.arange(len(order))
     kept = order[from_end < np.array([KEPT[k] for k in range(3)])[kind[order]]]
-    squares = weight[kept] ** 2
-    starts = np.r_[0, np.flatnonzero(np.diff(doc[kept] * 3 + kind[kept])) + 1]
-    norms = np.repeat(np.sqrt(np.add.reduceat(squares, starts)), np.diff(np.r_[starts, len(kept)]))
-    norms[norms == 0] = 1.0
+    starts, sizes = _runs(doc[kept] * 3 + kind[kept])
+    norms = np.repeat(np.sqrt(np.add.reduceat(weight[kept] ** 2, starts)), sizes)
     values = (weight[kept] / norms).astype(np.float32).tolist()
     profiles = [Profile(doc_id, day, language) for doc_id, day, language, _ in items]
     rare = [probe_limit(total + n) for n in range(1, len(items) + 1)]
@@ -176,34 +173,37 @@ def weighed(items: Sequence[tuple[str, dt.date, str, Counter]], stored: dict[int
             profiles[n].probes.add((k, t))
             probes[(n, k)] = probes.get((n, k), 0) + 1
     for kept_profile in profiles:
-        if not kept_profile.probes and kept_profile.weights:  # common terms only: its
-            # strongest still look
-            weights = kept_profile.weights
+        weights = kept_profile.weights
+        if not kept_profile.probes and weights:  # common terms only: its strongest still look
             kept_profile.probes.update(sorted(weights, key=lambda key: (weights[key], key))[-2:])
     return profiles
+
+
+def _runs(keys: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Where each run of equal values in `keys` (sorted, not empty) starts, and its length."""
+    starts = np.r_[0, np.flatnonzero(keys[1:] != keys[:-1]) + 1]
+    return starts, np.diff(np.r_[starts, len(keys)])
 
 
 def _running_count(values: np.ndarray, order_by: np.ndarray) -> np.ndarray:
     """For each position, how many positions hold its value at or before it in `order_by`."""
     order = np.lexsort((order_by, values))
-    grouped = values[order]
-    starts = np.r_[0, np.flatnonzero(grouped[1:] != grouped[:-1]) + 1]
-    run = np.arange(len(order)) - np.repeat(starts, np.diff(np.r_[starts, len(order)]))
+    starts, sizes = _runs(values[order])
     counted = np.empty(len(order), dtype=np.int64)
-    counted[order] = run + 1
+    counted[order] = np.arange(len(order)) - np.repeat(starts, sizes) + 1
     return counted
 
 
-_LOGS: list[np.ndarray] = [np.array([-math.inf])]
+_LOGS = [np.array([-math.inf])]  # one table, replaced by a longer one when it falls short
 
 
 def _logs(size: int) -> np.ndarray:
     """math.log of 0, 1, ... size - 1, kept and grown as documents are counted."""
-    known = _LOGS[-1]
+    known = _LOGS[0]
     if len(known) < size:
         grown = max(size, 2 * len(known))
-        _LOGS.append(np.concatenate([known, [math.log(n) for n in range(len(known), grown)]]))
-    return _LOGS[-1]
+        _LOGS[0] = np.concatenate([known, [math.log(n) for n in range(len(known), grown)]])
+    return _LOGS[0]
 
 
 @dataclass
