@@ -15,6 +15,7 @@ The vectorised NumPy implementation needs no extra package and hashes ~1,000 art
 
 from __future__ import annotations
 
+import functools
 import re
 import zlib
 from collections.abc import Iterable, Sequence
@@ -32,6 +33,7 @@ from warehouse.settings import DedupSettings
 
 _WORD = re.compile(r"\w+")
 _MERSENNE = np.uint64((1 << 61) - 1)
+_SHIFT = np.uint64(61)
 _SEED = 20240322
 
 
@@ -49,10 +51,12 @@ def shingles(text: str, size: int) -> np.ndarray:
     return np.unique(hashed)
 
 
+@functools.cache
 def _permutations(num_perm: int) -> tuple[np.ndarray, np.ndarray]:
     rng = np.random.default_rng(_SEED)
     a = rng.integers(1, int(_MERSENNE), size=num_perm, dtype=np.uint64)
     b = rng.integers(0, int(_MERSENNE), size=num_perm, dtype=np.uint64)
+    a.flags.writeable = b.flags.writeable = False  # one pair, shared by every signature
     return a, b
 
 
@@ -67,9 +71,21 @@ def signature(hashes: np.ndarray, num_perm: int) -> np.ndarray:
     for start in range(0, hashes.size, _CHUNK):
         chunk = hashes[start: start + _CHUNK]
         with np.errstate(over="ignore"):
-            values = (chunk[:, None] * a[None, :] + b[None, :]) % _MERSENNE
-        np.minimum(smallest, values.min(axis=0), out=smallest)
+            values = chunk[:, None] * a[None, :]
+            values += b[None, :]
+        np.minimum(smallest, mod_mersenne(values).min(axis=0), out=smallest)
     return smallest
+
+
+def mod_mersenne(values: np.ndarray) -> np.ndarray:
+    """values % (2^61 - 1) without a division (half the time of `%` on uint64): as 2^61 leaves
+    1, the low 61 bits plus the rest leave the same and are below the modulus + 8; subtracting
+    the modulus wraps around to a huge number unless they are not below it, so the smaller of
+    the two is the remainder."""
+    folded = (values & _MERSENNE) + (values >> _SHIFT)
+    with np.errstate(over="ignore"):
+        np.minimum(folded, folded - _MERSENNE, out=folded)
+    return folded
 
 
 def band_keys(sig: np.ndarray, params: DedupSettings) -> list[int]:

@@ -56,6 +56,25 @@ def test_ascii_text_skips_ftfy_only_where_ftfy_would_change_nothing() -> None:
     assert skipped >= 500
 
 
+def test_lines_that_ftfy_would_not_change_are_kept_as_ftfy_keeps_them() -> None:
+    """fix_text hands ftfy only the lines it can change; the text it returns is ftfy's own,
+    including its rule that a line with "<" stops HTML entities being unescaped from there on."""
+    import random
+
+    import ftfy
+
+    from tasks.clean import _FTFY, fix_text
+
+    draw = random.Random(11)
+    lines = ["plain line", "Tom &amp; Jerry", "caf\u00c3\u00a9 au lait", "<b>bold</b> &lt;",
+             "£5m deal", "don\u00e2\u0080\u0099t", "x\r", "", "\x1b[0mreset", "l\u2019\u00e9t\u00e9"]
+    texts = ["\n".join(draw.choices(lines, k=draw.randrange(1, 12))) for _ in range(2000)]
+    for text in texts:
+        assert fix_text(text) == ftfy.fix_text(text, config=_FTFY), repr(text)
+    assert fix_text("caf\u00c3\u00a9\n<p>\nTom &amp; Jerry") == "café\n<p>\nTom &amp; Jerry"
+    assert fix_text("caf\u00c3\u00a9\nTom &amp; Jerry") == "café\nTom & Jerry"
+
+
 def test_text_key_folds_formatting_but_not_words_case_or_paragraphs() -> None:
     assert text_key("“Hello”  World — it’s\r\nnext\n\n\n Para") == text_key(
         '"Hello" World - it\'s next\n\nPara')

@@ -9,7 +9,7 @@ import pytest
 
 from tasks.near_dup import (
     _MERSENNE, _permutations, band_keys, batch_candidates, confirm_matches, documents_band_keys,
-    jaccard, near_split, shingles, signature,
+    jaccard, mod_mersenne, near_split, shingles, signature,
 )
 from warehouse.records import BandKeys, Document
 from warehouse.settings import DedupSettings
@@ -106,6 +106,15 @@ def test_signature_in_chunks_equals_the_whole_matrix() -> None:
     with np.errstate(over="ignore"):
         whole = ((hashes[:, None] * a[None, :] + b[None, :]) % _MERSENNE).min(axis=0)
     assert np.array_equal(signature(hashes, PARAMS.num_perm), whole)
+
+
+def test_the_remainder_without_division_equals_the_modulo_at_its_edges() -> None:
+    modulus = int(_MERSENNE)
+    edges = [0, 1, modulus - 1, modulus, modulus + 1, modulus + 7, 2 * modulus - 1, 2 * modulus,
+             2**61, 2**62, 2**63, 2**64 - 8, 2**64 - 2, 2**64 - 1]
+    values = np.array(edges + list(np.random.default_rng(5).integers(
+        0, 2**64 - 1, size=100_000, dtype=np.uint64, endpoint=True)), dtype=np.uint64)
+    assert mod_mersenne(values).tolist() == [int(v) % modulus for v in values.tolist()]
 
 
 def test_a_long_text_is_hashed_without_a_matrix_of_its_size() -> None:
