@@ -29,10 +29,11 @@ from flows.runners import (
 )
 from tasks.clean import clean_stage
 from tasks.dedup import dedup_stage
-from tasks.entities import entities_stage, sync_aliases_stage
+from tasks.entities import TextClaims, entities_stage, sync_aliases_stage
 from tasks.language import language_stage
 from tasks.load import load_stage, reject_input_stage
 from tasks.near_dup import near_dup_stage
+from tasks.records import Tagged
 from tasks.report import (
     RunReport, begin_run_stage, finish_maintenance_stage, publish_snapshot_stage, report_stage,
 )
@@ -52,6 +53,9 @@ class Run:
     # The task runs the report waits for the server to have recorded (flows/prefect_records.py):
     # the pure stages' task run ids, and how many of each warehouse stage this process ran.
     awaited: TaskRuns = field(default_factory=TaskRuns)
+    # The texts its batches have tagged (threads runner only: other runners' tasks do not share
+    # this process's memory).
+    claims: TextClaims | None = None
 
 
 @contextmanager
@@ -63,7 +67,8 @@ def warehouse_run(flow_name: str, params: BaseModel, settings: Settings) -> Iter
         mark_crashed(begin_run_stage(session, run_id, flow_name,
                                      redact_parameters(params.model_dump())))
         sync_aliases_stage(session, settings.entities)
-        yield Run(session, run_id, settings)
+        yield Run(session, run_id, settings, claims=TextClaims()
+                  if settings.runners.task_runner == "threads" else None)
 
 
 Read = Callable[[list[Any]], PrefectFuture]  # a batch of inputs → its (Candidate, Outcome) pairs
@@ -76,7 +81,7 @@ def ingest(run: Run, batches: Iterable[list[Any]], read: Read, read_stage: str) 
     and the error (`read_stage` names the flow's own first stage), and the others load."""
     in_flight: deque[tuple[list[Any], tuple[Any, ...]]] = deque()
     for batch in batches:
-        in_flight.append((batch, analyse(read(batch), run.settings)))
+        in_flight.append((batch, analyse(read(batch), run)))
         if len(in_flight) >= batches_in_flight(run.settings.runners):
             _write_or_isolate(run, read, read_stage, *in_flight.popleft())
     while in_flight:
@@ -92,14 +97,15 @@ def _write_or_isolate(run: Run, read: Read, read_stage: str, batch: list[Any],
     forget_loaded_results()
 
 
-def analyse(outcomes: Any, settings: Settings) -> tuple[Any, ...]:
+def analyse(outcomes: Any, run: Run) -> tuple[Any, ...]:
     """The pure stages of one batch of read outcomes, submitted to the task runner: the read
     outcomes, the cleaned texts, the documents with their language, and their mentions (each
     stage's input `unwalked`, flows/runners.py)."""
+    settings = run.settings
     cleaned = clean_stage.submit(unwalked(outcomes, settings.runners))
     documents = language_stage.submit(unwalked(cleaned, settings.runners), settings.language)
     mentions = entities_stage.submit(unwalked(documents, settings.runners), settings.entities,
-                                     tagging_workers(settings.runners))
+                                     tagging_workers(settings.runners), run.claims)
     return outcomes, cleaned, documents, mentions
 
 
@@ -114,6 +120,7 @@ def write(run: Run, read_stage: str, outcomes: Any, cleaned: Any, documents: Any
     for stage, future in (("clean", cleaned), ("language", documents), ("entities", mentions)):
         _resolved(stage, future)
     split = _in_stage(run, "dedup", dedup_stage, run.session, opaque(documents))
+    mentions = _with_skipped_new(run, split.unique, _resolved("entities", mentions))
     near = _in_stage(run, "near_dup", near_dup_stage, run.session, opaque(split.unique),
                      run.settings.dedup)
     stories = _in_stage(run, "stories", story_stage, run.session, opaque(split.unique),
@@ -139,7 +146,7 @@ def _failing_inputs(run: Run, batch: list[Any], read: Read, read_stage: str
                     ) -> list[tuple[Any, StageFailed]]:
     """The inputs of `batch` that fail alone; the others are loaded on the way."""
     try:
-        write(run, read_stage, *analyse(read(batch), run.settings))
+        write(run, read_stage, *analyse(read(batch), run))
         return []
     except StageFailed as failed:
         if len(batch) == 1:
@@ -161,6 +168,18 @@ class StageFailed(Exception):
         super().__init__(f"{stage}: {type(error).__name__}: {error}")
         self.stage, self.error = stage, error
         self.detail = f"{type(error).__name__}: {error}"[:1000]
+
+
+def _with_skipped_new(run: Run, unique: list[Any], tagged: Tagged) -> Tagged:
+    """The batch's mentions, with those of the new documents its entity stage left to an
+    earlier batch that did not store them (that batch failed and was split, say): tagged now."""
+    skipped = set(tagged.skipped)
+    untagged = [d for d in unique if d.doc_id in skipped]
+    if not untagged:
+        return tagged
+    more = _in_stage(run, "entities", entities_stage, opaque(untagged), run.settings.entities,
+                     tagging_workers(run.settings.runners))
+    return Tagged(mentions=[*tagged.mentions, *more.mentions])
 
 
 def _resolved(stage: str, value: Any) -> Any:

@@ -293,4 +293,7 @@ class Tagged(BaseModel):
     task run for the rest of the flow run, and a batch has ~10 mentions per document."""
 
     mentions: SkipValidation[list[Mention]]
+    # doc_ids of the batch left untagged because an earlier batch of the run tagged the same
+    # text (tasks.entities.TextClaims); the writer tags any of them that turns out to be new.
+    skipped: list[str] = []
 

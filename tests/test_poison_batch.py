@@ -15,6 +15,7 @@ import pytest
 
 from flows.ingest_files import ingest_files
 from flows.params import IngestFilesParams
+from tasks.ner import tag_entities
 from tests.conftest import SEEDS
 
 pytestmark = pytest.mark.usefixtures("prefect_server")
@@ -38,7 +39,11 @@ def query(db: Path, sql: str) -> list[tuple]:
 
 @pytest.mark.usefixtures("small_duckdb")
 def test_an_input_a_stage_fails_on_is_rejected_and_the_rest_loads(
-        db_path: Path, tmp_path: Path) -> None:
+        db_path: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    # One batch of all eight files (the large one would otherwise be a batch alone), so that
+    # the batch is split: its halves are analysed again, and their entity stages find every text
+    # claimed by the first analysis; the writer tags the new ones then.
+    monkeypatch.setenv("CORPUSFLOW_MAX_BATCH_BYTES", str(4 * BIG))
     inbox = tmp_path / "inbox"
     inbox.mkdir()
     english = (SEEDS / "000.txt").read_text(encoding="utf-8")
@@ -56,6 +61,11 @@ def test_an_input_a_stage_fails_on_is_rejected_and_the_rest_loads(
     assert query(db_path, "select status from sources where locator like '%table.txt'") == [
         ("rejected",)]
     assert query(db_path, "select status from runs") == [("completed",)]
+    stored = query(db_path, "select doc_id, text, language from documents order by doc_id")
+    expected = {(m.doc_id, m.start_char, m.end_char, m.label, m.key)
+                for m in tag_entities(stored)}
+    assert expected and {row for row in query(
+        db_path, "select doc_id, start_char, end_char, label, key from mentions")} == expected
 
     again = ingest_files(IngestFilesParams(inbox=[str(inbox)], batch_size=8))
     assert (again.documents_new, again.rejects_new, again.files_unchanged) == (0, 0, 8)
