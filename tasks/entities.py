@@ -10,6 +10,7 @@ and about 95 MB of spaCy out of the flow's process.
 
 from __future__ import annotations
 
+import itertools
 import json
 import threading
 from pathlib import Path
@@ -53,17 +54,23 @@ class TextClaims:
     """The texts (doc_ids) a run has handed to the tagger so far, shared by its batches' entity
     stages on the threads runner. A text an earlier batch tagged is an exact duplicate by the
     time this batch is written, and its mentions are not stored again: tagging it a second time
-    was about 3 % of the taggers' time on BBC, whose copies often fall in different batches."""
+    was about 3 % of the taggers' time on BBC, whose copies often fall in different batches.
+    The last `kept` texts are remembered (about 10 MB for 100,000): a copy of an older one is
+    tagged again, as it would have been anyway, and a run of millions of files stays bounded."""
 
-    def __init__(self) -> None:
-        self._claimed: set[str] = set()
+    def __init__(self, kept: int = 100_000) -> None:
+        self._claimed: dict[str, None] = {}  # in claiming order, oldest first
+        self._kept = kept
         self._lock = threading.Lock()
 
     def claim(self, doc_ids: list[str]) -> set[str]:
-        """Those of `doc_ids` no earlier call claimed, claimed now."""
+        """Those of `doc_ids` no earlier call claimed (among the last `kept`), claimed now."""
         with self._lock:
-            new = set(doc_ids) - self._claimed
-            self._claimed |= new
+            new = set(doc_ids).difference(self._claimed)
+            self._claimed.update(dict.fromkeys(doc_ids))
+            excess = max(0, len(self._claimed) - self._kept)
+            for oldest in list(itertools.islice(self._claimed, excess)):
+                del self._claimed[oldest]
         return new
 
 

@@ -47,3 +47,10 @@ def test_claims_hand_each_text_to_one_caller() -> None:
     assert claims.claim(["a", "b", "a"]) == {"a", "b"}
     assert claims.claim(["b", "c"]) == {"c"}
     assert claims.claim([]) == set()
+
+
+def test_claims_remember_the_last_texts_only() -> None:
+    claims = TextClaims(kept=3)
+    assert claims.claim(["a", "b", "c", "d"]) == {"a", "b", "c", "d"}
+    assert claims.claim(["a", "d"]) == {"a"}  # "a" was forgotten, "d" is among the last three
+    assert claims.claim(["b", "c", "d", "a"]) == {"b"}  # "b" went next; "c", "d", "a" stay
