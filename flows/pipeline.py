@@ -117,10 +117,11 @@ def write(run: Run, read_stage: str, outcomes: Any, cleaned: Any, documents: Any
     1,000 documents, on the single writer's critical path)."""
     run.awaited.submitted(outcomes, cleaned, documents, mentions)
     outcomes = _resolved(read_stage, outcomes)
-    for stage, future in (("clean", cleaned), ("language", documents), ("entities", mentions)):
+    for stage, future in (("clean", cleaned), ("language", documents)):
         _resolved(stage, future)
+    tagged = _resolved("entities", mentions)
     split = _in_stage(run, "dedup", dedup_stage, run.session, opaque(documents))
-    mentions = _with_skipped_new(run, split.unique, _resolved("entities", mentions))
+    mentions = _with_skipped_new(run, split.unique, tagged)
     near = _in_stage(run, "near_dup", near_dup_stage, run.session, opaque(split.unique),
                      run.settings.dedup)
     stories = _in_stage(run, "stories", story_stage, run.session, opaque(split.unique),
