@@ -71,7 +71,7 @@ def title_signals(tree: HtmlElement, url: str | None, site_name: str | None) -> 
     title_element = tree.find(".//title")
     h1s = [text for h1 in tree.iter("h1")
            if not _is_hidden(h1) and not _links_home(h1) and (text := heading_text(h1))]
-    h2s = [text for h2 in tree.iter("h2") if (text := _squash(h2.text_content()))]
+    h2s = [text for h2 in tree.iter("h2") if (text := heading_text(h2))]
     ld = list(_json_ld_objects(tree))
     # A heading that links to the home page is the site's logo: its text names the site.
     logos = [_squash(heading.text_content()) for heading in tree.iter("h1", "h2")
@@ -98,27 +98,49 @@ def title_signals(tree: HtmlElement, url: str | None, site_name: str | None) -> 
 # inside the same heading; sites mark it by class, or hide a separator between it and the
 # headline so that readers of the raw text still see "Kicker: Headline".
 _KICKER_CLASS = re.compile(r"kicker|dachzeile|overline|roofline|topline|eyebrow|supertitle|"
-                           r"subtitle|subheadline|topic|label|rubric|h1small", re.IGNORECASE)
+                           r"sub-?title|sub-?headline|sub-?heading|topic|label|rubric|h1small",
+                           re.IGNORECASE)
 # Whole class names only: "hidden-xs" hides an element on small screens alone.
 _HIDDEN_CLASS = re.compile(r"(?<![\w-])(?:visually-?hidden|sr-only|screen-reader-text|invisible|"
                            r"hidden)(?![\w-])", re.IGNORECASE)
 _MAX_KICKER_WORDS_IN_HEADING = 8
+_UNREAD_IN_HEADING = ("style", "script", "noscript", "template", "rt", "rp")
 
 
 def heading_text(heading: HtmlElement) -> str:
     """A heading's text without a kicker, a hidden separator or a small-print line that it
-    sets in elements of their own ("<span class=kicker>Brexit</span> Vote delayed")."""
+    sets in elements of their own ("<span class=kicker>Brexit</span> Vote delayed"), and
+    without what a reader never reads as its words: style sheets that CSS-in-JS frameworks
+    put inside the heading, ruby readings over CJK characters (<rt>, <rp>), and a date in a
+    <time> element that the heading begins or ends with ("Jun 17 Headline")."""
     holder = heading
     # Descend through wrappers that hold the whole heading (<h1><a>…</a></h1>).
     while len(holder) == 1 and not _squash(holder.text) and not _squash(holder[0].tail):
         holder = holder[0]
+    unread = [element for element in heading.iter(*_UNREAD_IN_HEADING) if element is not heading]
+    unread += _edge_dates(holder)
     dropped = _kicker_children(holder)
-    full = _squash(heading.text_content())
+    full = _squash(_text_without(heading, unread)) if unread else _squash(heading.text_content())
     if not dropped:
-        return full
+        return full if _letters(full) else _squash(heading.text_content())
+    dropped += unread
     # A separator left visible between the kicker and the headline goes with the kicker.
     kept = _squash(_text_without(heading, dropped)).lstrip(":|-–—·•» ")
     return kept if _letters(kept) else full
+
+
+def _edge_dates(holder: HtmlElement) -> list[HtmlElement]:
+    """<time> children that a heading begins or ends with: a dateline, not headline words."""
+    children = [child for child in holder if isinstance(child.tag, str)]
+    if not children:
+        return []
+    first, last = children[0], children[-1]
+    edges = []
+    if first.tag == "time" and not _squash(holder.text):
+        edges.append(first)
+    if last.tag == "time" and not _squash(last.tail) and last is not first:
+        edges.append(last)
+    return edges
 
 
 def _kicker_children(holder: HtmlElement) -> list[HtmlElement]:

@@ -139,11 +139,32 @@ def title_of(head: str, body: str, url: str = "https://www.riverside-post.exampl
         ('<h1>Storm <em>closes</em> the pier <span class="hidden-xs">today</span></h1>',
          "Storm closes the pier today"),
         ("<h1>Only the kicker class<span class='kicker'>x</span></h1>", "Only the kicker class"),
+        ('<h1><span class="sub-heading">Energy week:</span> Is the valley a leader?</h1>',
+         "Is the valley a leader?"),
+        # Words no reader reads: a CSS-in-JS style sheet, ruby readings, an edge dateline.
+        ("<h1><style>.c1{font-size:16px;}</style>Ferries run again</h1>", "Ferries run again"),
+        ("<h1><ruby>法律<rp>(</rp><rt>ほうりつ</rt><rp>)</rp></ruby>ができる</h1>", "法律ができる"),
+        ('<h1><time datetime="2019-06-17">Jun 17 </time>The lighthouse at the end</h1>',
+         "The lighthouse at the end"),
+        ('<h1>Shops open on <time datetime="2024-12-24">24 December</time> until noon</h1>',
+         "Shops open on 24 December until noon"),
     ],
 )
 def test_heading_text_leaves_out_a_kicker_set_apart(heading: str, expected: str) -> None:
     assert heading_text(load_html(f"<html><body>{heading}</body></html>").find(".//h1")) \
         == expected
+
+
+def test_an_h2_headline_is_read_without_its_kicker_and_dateline() -> None:
+    head = ('<meta property="og:title" content="Borders close: Two neighbours grow apart">'
+            "<title>Two countries, one border | Daily Ledger</title>")
+    body = ('<h1>Report from the border</h1><h2><span class="overline">Borders close</span>'
+            '<span class="headline">Two neighbours grow apart</span></h2>')
+    assert title_of(head, body) == "Two neighbours grow apart"
+    dated = ('<h1>If not now, then when</h1><h1>Where to stay</h1><h2><time datetime="2019-06-17">'
+             "Jun 17</time>The lighthouse at the end of the world</h2>")
+    og = '<meta property="og:title" content="The lighthouse at the end of the world">'
+    assert title_of(og, dated) == "The lighthouse at the end of the world"
 
 
 def test_h1_kicker_gives_the_headline_that_the_title_prefixes() -> None:
