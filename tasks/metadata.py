@@ -37,6 +37,7 @@ from warehouse.records import Precision
 # Separators between a headline and a site name, as sites write them (spaces on both sides,
 # so that "COVID-19", "9/11" or "Covid-19: what we know" never split; "Rezept : Site" does).
 _SEPARATOR = re.compile(r"\s+(?:[|\-–—·•»«/~:]|::|\\)\s+")
+_TIGHT_SEPARATOR = re.compile(r"[|｜丨_]")  # not dashes: "GdP-Vize", "COVID-19"
 _LEADING_COLON = re.compile(r"^([^:]{2,40}):\s+(.+)$")
 _COLON = re.compile(r"^([^:]*\w[^:]*):\s+(.*\w.*)$")
 _MIN_COLON_HEAD_WORDS = 3  # shorter, the part before a colon is a kicker ("Klimaschutz:")
@@ -334,18 +335,45 @@ def strip_site_name(title: str, signals: TitleSignals) -> str:
     parts = _SEPARATOR.split(title)
     separators = _SEPARATOR.findall(title)
     # Trailing parts first ("Headline - Section - Site"): strip from the end while they name
-    # the site, then a leading one ("Site | Headline"). A leading part must be the name itself:
-    # a kicker that mentions the site ("Frauen im THW: …") belongs to the headline.
-    while len(parts) > 1 and is_site_name(parts[-1], signals):
-        parts.pop()
-        separators.pop()
-    while len(parts) > 1 and is_logo(parts[0], signals):
+    # the site, and from the first part that is the site's name on (what follows it is its
+    # motto: "Headline : Krimiblog | Ermittlungen zum Verfall eines Genres | Gegründet 2005").
+    # Then a leading one ("Site | Headline"). A leading part must be the name itself: a kicker
+    # that mentions the site ("Frauen im THW: …") belongs to the headline.
+    end = len(parts)
+    while end > 1 and is_site_name(parts[end - 1], signals):
+        end -= 1
+    if not is_logo(parts[0], signals):  # else "Site - Section » Headline": see below
+        end = next((index for index in range(1, end) if is_logo(parts[index], signals)), end)
+    # A title is never cut down to the site's host name: where what is left would be it
+    # ("mediaarchitecture.de // » Jens Weber", with a publisher of that name), the other
+    # side is the headline.
+    if not (end == 1 < len(parts) and _names_host(parts[0], signals)
+            and not _names_host(parts[1], signals)):
+        parts, separators = parts[:end], separators[:end - 1]
+    while len(parts) > 1 and (is_logo(parts[0], signals) or _names_host(parts[0], signals)):
         parts.pop(0)
         separators.pop(0)
     kept = parts[0] + "".join(sep + part for sep, part in zip(separators, parts[1:], strict=True))
     if (match := _LEADING_COLON.match(kept)) and is_logo(match.group(1), signals):
         kept = match.group(2)
-    return kept.strip() or title
+    return _without_tight_site_name(kept.strip(), signals) or title
+
+
+def _without_tight_site_name(title: str, signals: TitleSignals) -> str:
+    """`title` without a site name set off by a separator with no spaces, as CJK titles and
+    some templates write it ("NEWS WEB EASY|子どもへの…"): only a side that is exactly a
+    name the page states (not a word of its host name), since such marks also join words
+    ("snake_case" on snake.example)."""
+    names = {_letters(name) for name in signals.site_names} - {""}
+    marks = list(_TIGHT_SEPARATOR.finditer(title))
+    if not marks:
+        return title
+    head, tail = title[:marks[0].start()], title[marks[-1].end():]
+    if _letters(head) in names and _letters(title[marks[0].end():]):
+        return title[marks[0].end():].strip()
+    if _letters(tail) in names and _letters(title[:marks[-1].start()]):
+        return title[:marks[-1].start()].strip()
+    return title
 
 
 def is_site_name(text: str, signals: TitleSignals) -> bool:
@@ -361,6 +389,17 @@ def is_site_name(text: str, signals: TitleSignals) -> bool:
             return True
     return any(len(label) >= 3 and (label in key or key in label)
                for label in _host_labels(signals.host))
+
+
+def _names_host(text: str, signals: TitleSignals) -> bool:
+    """Whether `text` is the host's name, give or take a few letters ("Spektrum.de")."""
+    key = _letters(text)
+    if not key or not signals.host:
+        return False
+    domain = _letters(signals.host.lower().removeprefix("www."))
+    return key == domain or any(
+        len(label) >= 3 and label in key and len(key) <= len(label) + _LOGO_EXTRA_CHARS
+        for label in _host_labels(signals.host))
 
 
 def _host_labels(host: str | None) -> list[str]:

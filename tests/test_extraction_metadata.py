@@ -82,6 +82,23 @@ def test_stated_dates_keep_precision_and_kind() -> None:
         ("Rock - Paper - Scissors", TitleSignals(host="games.example"),
          "Rock - Paper - Scissors"),
         ("Covid-19: what we know", TitleSignals(host="news.example"), "Covid-19: what we know"),
+        # The site's name and its motto after it: both go.
+        ("Night buses return : Crime Diary | Notes on a genre | Since 2005",
+         TitleSignals(site_names=("Crime Diary",)), "Night buses return"),
+        # "Site - Section » Headline": the section after the name is no motto.
+        ("Valley Gamers e.V. - News » The events of the year",
+         TitleSignals(site_names=("Valley Gamers e.V. - News", "Valley Gamers e.V.", "News")),
+         "The events of the year"),
+        # Never cut down to the host's name, whatever the publisher meta says.
+        ("mediawalls.example // » Anna Berg",
+         TitleSignals(site_names=("Anna Berg",), host="mediawalls.example"), "Anna Berg"),
+        # A name set off with no spaces goes only when it is exactly the site's name.
+        ("NEWS EASY|体罰を禁止する法律ができる", TitleSignals(site_names=("NEWS EASY",)),
+         "体罰を禁止する法律ができる"),
+        ("Union-Vize Klemmer: Mehr Personal", TitleSignals(site_names=("Union",)),
+         "Union-Vize Klemmer: Mehr Personal"),
+        ("snake_case naming rules", TitleSignals(host="snake.example"),
+         "snake_case naming rules"),
     ],
 )
 def test_strip_site_name(title: str, signals: TitleSignals, expected: str) -> None:
