@@ -37,6 +37,9 @@ from warehouse.records import Precision
 # Separators between a headline and a site name, as sites write them (spaces on both sides,
 # so that "COVID-19", "9/11" or "Covid-19: what we know" never split; "Rezept : Site" does).
 _SEPARATOR = re.compile(r"\s+(?:[|\-–—·•»«/~:]|::|\\)\s+")
+# The dots of a site's name: a domain ("Spektrum.de") or a legal form at its end ("… e.V.",
+# "… Inc."); not initials ("R. K. Lilley") or dates ("19.5.2007") in a headline.
+_SITE_DOTS = re.compile(r"\w\.[^\W\d_]{2,}|(?:\b[^\W\d_]\.){2,}$|\b(?:Inc|Ltd|Co|Corp)\.$")
 _TIGHT_SEPARATOR = re.compile(r"[|｜丨_]")  # not dashes: "GdP-Vize", "COVID-19"
 _LEADING_COLON = re.compile(r"^([^:]{2,40}):\s+(.+)$")
 _COLON = re.compile(r"^([^:]*\w[^:]*):\s+(.*\w.*)$")
@@ -79,13 +82,15 @@ def title_signals(tree: HtmlElement, url: str | None, site_name: str | None) -> 
              if _links_home(heading)]
     names = [metas.get("og:site_name"), metas.get("application-name"),
              *(_publisher_name(obj) for obj in ld), *logos]
+    html_title = _squash(title_element.text_content()) if title_element is not None else None
     # trafilatura's guess of the site's name is at times the side of the <title> that is the
     # headline ("Diario HOY | Darán bendición a vehículos este sábado" gives the latter): one
     # as long as a headline is evidence only when the page names its site nowhere else.
+    site_name = _guessed_site_name(site_name, html_title, metas)
     if not any(names) or len(_squash(site_name).split()) < _MIN_GUESSED_HEADLINE_WORDS:
         names.append(site_name)
     return TitleSignals(
-        html_title=_squash(title_element.text_content()) if title_element is not None else None,
+        html_title=html_title,
         og_title=metas.get("og:title") or metas.get("twitter:title"),
         h1s=tuple(h1s), h2s=tuple(h2s[:_H2_CANDIDATES]),
         json_ld_headline=next((_squash(str(obj["headline"])) for obj in ld
@@ -93,6 +98,19 @@ def title_signals(tree: HtmlElement, url: str | None, site_name: str | None) -> 
         site_names=_site_names(names),
         host=urlsplit(url).hostname if url else None,
     )
+
+
+def _guessed_site_name(guess: str | None, html_title: str | None, metas: dict[str, str]
+                       ) -> str | None:
+    """trafilatura's site name, unless it is a side of the <title> that no <meta> states and
+    that is no domain name: where the page names its site nowhere, trafilatura takes the side
+    of the <title> that holds a dot, meaning "Spektrum.de", but a headline has dots too
+    ("Love is War - Sehnsucht von R. K. Lilley", "Ergebnisse …, 19.5.2007"): see _SITE_DOTS."""
+    guess = _squash(guess)
+    if not guess or not html_title or guess == html_title or guess in metas.values():
+        return guess or None
+    side = html_title.startswith(guess) or html_title.endswith(guess)
+    return None if side and not _SITE_DOTS.search(guess) else guess
 
 
 # A kicker ("Dachzeile", overline) is a short label set in its own element before the headline

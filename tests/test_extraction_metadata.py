@@ -259,6 +259,29 @@ def test_a_guessed_site_name_as_long_as_a_headline_is_not_evidence() -> None:
     assert title_of(head, body, guessed_site=headline) == headline
 
 
+@pytest.mark.parametrize(
+    ("title", "h1", "guessed", "expected"),
+    [
+        # trafilatura took the side of the <title> with a dot for the site's name: initials
+        # or a date are no domain, so the headline keeps them.
+        ("Review: Love is War - Longing by R. K. Miller", "",
+         "Longing by R. K. Miller", "Review: Love is War - Longing by R. K. Miller"),
+        ("Results: Youth Cup, Aalen, 19.5.2007 | County Athletics", "Results: Youth Cup, "
+         "Aalen, 19.5.2007", "Results: Youth Cup, Aalen, 19.5.2007",
+         "Results: Youth Cup, Aalen, 19.5.2007"),
+        # A domain or a legal form is a site's name.
+        ("Tides explained - Oceanlog.de", "", "Oceanlog.de", "Tides explained"),
+        ("Tides explained | Swimming Association e.V.", "", "Swimming Association e.V.",
+         "Tides explained"),
+    ],
+)
+def test_a_side_of_the_title_with_a_dot_is_no_site_name_unless_it_reads_as_one(
+        title: str, h1: str, guessed: str, expected: str) -> None:
+    body = f"<h1>{h1}</h1>" if h1 else ""
+    assert title_of(f"<title>{title}</title>", body, url="https://riverside.example/a",
+                    guessed_site=guessed) == expected
+
+
 # ---------------------------------------------------------------- plain text
 
 
