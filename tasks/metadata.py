@@ -40,6 +40,7 @@ _SEPARATOR = re.compile(r"\s+(?:[|\-–—·•»«/~:]|::|\\)\s+")
 # The dots of a site's name: a domain ("Spektrum.de") or a legal form at its end ("… e.V.",
 # "… Inc."); not initials ("R. K. Lilley") or dates ("19.5.2007") in a headline.
 _SITE_DOTS = re.compile(r"\w\.[^\W\d_]{2,}|(?:\b[^\W\d_]\.){2,}$|\b(?:Inc|Ltd|Co|Corp)\.$")
+_BARE_DOMAIN = re.compile(r"(?:[^\W_][\w-]*\.)+[^\W\d_]{2,}", re.IGNORECASE)
 _TIGHT_SEPARATOR = re.compile(r"[|｜丨_]")  # not dashes: "GdP-Vize", "COVID-19"
 _LEADING_COLON = re.compile(r"^([^:]{2,40}):\s+(.+)$")
 _COLON = re.compile(r"^([^:]*\w[^:]*):\s+(.*\w.*)$")
@@ -130,13 +131,15 @@ def heading_text(heading: HtmlElement) -> str:
     """A heading's text without a kicker, a hidden separator or a small-print line that it
     sets in elements of their own ("<span class=kicker>Brexit</span> Vote delayed"), and
     without what a reader never reads as its words: style sheets that CSS-in-JS frameworks
-    put inside the heading, ruby readings over CJK characters (<rt>, <rp>), and a date in a
-    <time> element that the heading begins or ends with ("Jun 17 Headline")."""
+    put inside the heading, ruby readings over CJK characters (<rt>, <rp>), labels for screen
+    readers only, and a date in a <time> element that the heading begins or ends with
+    ("Jun 17 Headline")."""
     holder = heading
     # Descend through wrappers that hold the whole heading (<h1><a>…</a></h1>).
     while len(holder) == 1 and not _squash(holder.text) and not _squash(holder[0].tail):
         holder = holder[0]
-    unread = [element for element in heading.iter(*_UNREAD_IN_HEADING) if element is not heading]
+    unread = [element for element in heading.iter() if element is not heading and (
+        element.tag in _UNREAD_IN_HEADING or _is_screen_reader_text(element))]
     unread += _edge_dates(holder)
     dropped = _kicker_children(holder)
     full = _squash(_text_without(heading, unread)) if unread else _squash(heading.text_content())
@@ -146,6 +149,13 @@ def heading_text(heading: HtmlElement) -> str:
     # A separator left visible between the kicker and the headline goes with the kicker.
     kept = _squash(_text_without(heading, dropped)).lstrip(":|-–—·•» ")
     return kept if _letters(kept) else full
+
+
+def _is_screen_reader_text(element: HtmlElement) -> bool:
+    """A label for screen readers only ("<span class=visuallyhidden>Headline:</span>");
+    aria-hidden marks the opposite, text that is seen but not read out."""
+    return (isinstance(element.tag, str) and bool(_HIDDEN_CLASS.search(element.get("class") or ""))
+            and bool(_letters(element.text_content())))
 
 
 def _edge_dates(holder: HtmlElement) -> list[HtmlElement]:
@@ -250,6 +260,8 @@ def choose_title(signals: TitleSignals, fallback: str | None = None) -> str | No
     for index, text in enumerate(cleaned):  # two signals that agree
         if any(_same(text, other) for other in cleaned[index + 1:]):
             return text
+    if headline := shared_colon_tail(cleaned):
+        return headline
     if sole:
         return sole
     if cleaned:
@@ -257,10 +269,22 @@ def choose_title(signals: TitleSignals, fallback: str | None = None) -> str | No
     return strip_site_name(fallback, signals) if fallback else None
 
 
+def shared_colon_tail(stated: list[str]) -> str | None:
+    """The headline two stated titles give after different kickers ("Industriell
+    revolutioniert?: Anno 1800 Beta" and "Vorschauen: Anno 1800 Beta"): what they agree on."""
+    tails = [(match.group(1), match.group(2).strip()) for text in stated
+             if (match := _COLON.match(text))]
+    for index, (head, tail) in enumerate(tails):
+        if any(_same(tail, other) and not _same(head, other_head)
+               for other_head, other in tails[index + 1:]):
+            return tail
+    return None
+
+
 def visible_headline(signals: TitleSignals, stated: list[str]) -> str | None:
     """The heading that shows the headline: an h1 (else one of the first h2s) that another
     signal states, in full or as one side of a separator or colon; else the stated headline
-    that an h1 shows after a kicker; else an h1 that a stated title begins with. A heading
+    that an h1 shows after a kicker; else an h1 (an h2 where there is none) that a stated title begins with. A heading
     that names the site is its logo, not the headline."""
     h1s = _h1s(signals)
     # Headings and statements are compared as they are and without the site's name
@@ -278,8 +302,18 @@ def visible_headline(signals: TitleSignals, stated: list[str]) -> str | None:
     held = _sides(stated, colons=False)
     for h1 in h1s:
         if inner := next((side for side in held if _holds(h1, side)), None):
-            return inner
-    return next((h1 for h1 in h1s if any(_begins(text, h1) for text in stated)), None)
+            return h1 if _shows_colon_kicker(h1, inner) else inner
+    shown = h1s or [h2 for h2 in signals.h2s if not is_logo(h2, signals)]
+    return next((heading for heading in shown if any(_begins(text, heading) for text in stated)),
+                None)
+
+
+def _shows_colon_kicker(heading: str, headline: str) -> bool:
+    """Whether `heading` prints its kicker before `headline` with a colon that readers see
+    ("\"Pure Leere\": Marita Kramer verpasst …"): then the whole heading is the headline. A
+    colon with no space after it is a hidden separator run into the text ("… :Impfen")."""
+    kicker = heading[:len(heading) - len(headline)] if heading.endswith(headline) else ""
+    return kicker.rstrip().endswith(":") and kicker[-1:].isspace()
 
 
 def _begins(title: str, heading: str) -> bool:
@@ -368,9 +402,14 @@ def strip_site_name(title: str, signals: TitleSignals) -> str:
     if not (end == 1 < len(parts) and _names_host(parts[0], signals)
             and not _names_host(parts[1], signals)):
         parts, separators = parts[:end], separators[:end - 1]
+    leading = len(parts)
     while len(parts) > 1 and (is_logo(parts[0], signals) or _names_host(parts[0], signals)):
         parts.pop(0)
         separators.pop(0)
+    # After the site's name, "»" marks a breadcrumb trail down to the page ("Time 4 talks »
+    # Blog Archiv » Headline", WordPress's old default theme): the page is its last step.
+    if len(parts) < leading and separators and all(sep.strip() == "»" for sep in separators):
+        parts, separators = parts[-1:], []
     kept = parts[0] + "".join(sep + part for sep, part in zip(separators, parts[1:], strict=True))
     if (match := _LEADING_COLON.match(kept)) and is_logo(match.group(1), signals):
         kept = match.group(2)
@@ -401,6 +440,8 @@ def is_site_name(text: str, signals: TitleSignals) -> bool:
     key = _letters(text)
     if not key or len(text.split()) > _MAX_SITE_WORDS:
         return False
+    if _BARE_DOMAIN.fullmatch(text.strip()):  # "… | FASSETTE.NET": a site's, if not this one's
+        return True
     for name in signals.site_names:
         name_key = _letters(name)
         if name_key and (key == name_key or key in name_key or name_key in key):

@@ -99,6 +99,14 @@ def test_stated_dates_keep_precision_and_kind() -> None:
          "Union-Vize Klemmer: Mehr Personal"),
         ("snake_case naming rules", TitleSignals(host="snake.example"),
          "snake_case naming rules"),
+        # A bare domain at the end is a site's name, even another site's (a syndicated post).
+        ("What we will not hear | OTHERBLOG.NET", TitleSignals(host="www.ours.example"),
+         "What we will not hear"),
+        # A breadcrumb trail after the site's name leads to the page.
+        ("Time 4 talks » Blog Archive » Cinemas go digital",
+         TitleSignals(site_names=("Time 4 talks",)), "Cinemas go digital"),
+        ("Time 4 talks » Cinemas go digital - a review",
+         TitleSignals(site_names=("Time 4 talks",)), "Cinemas go digital - a review"),
     ],
 )
 def test_strip_site_name(title: str, signals: TitleSignals, expected: str) -> None:
@@ -165,6 +173,11 @@ def title_of(head: str, body: str, url: str = "https://www.riverside-post.exampl
          "The lighthouse at the end"),
         ('<h1>Shops open on <time datetime="2024-12-24">24 December</time> until noon</h1>',
          "Shops open on 24 December until noon"),
+        ('<h1><div><span class="visuallyhidden">Headline:</span> Energy and society</div></h1>',
+         "Energy and society"),
+        # aria-hidden text is seen, only not read out: it stays.
+        ('<h1><span aria-hidden="true">Live</span> Storm reaches the coast</h1>',
+         "Live Storm reaches the coast"),
     ],
 )
 def test_heading_text_leaves_out_a_kicker_set_apart(heading: str, expected: str) -> None:
@@ -235,6 +248,28 @@ def test_h1_against_parts_of_the_title(title: str, h1: str, expected: str) -> No
     # og:title agrees with <title>: the agreement must not outvote the visible h1.
     head = f'<title>{title}</title><meta property="og:title" content="{title}">'
     assert title_of(head, f"<h1>{h1}</h1>") == expected
+
+
+def test_an_h1_that_prints_its_kicker_with_a_colon_is_the_headline() -> None:
+    head = "<title>Kramer misses the Games - Ski Jumping Today</title>"
+    printed = '<h1>"Pure emptiness": Kramer misses the Games</h1>'
+    assert title_of(head, printed) == '"Pure emptiness": Kramer misses the Games'
+    # A kicker set apart with no visible colon (nor a hidden one run into the text) is not.
+    assert title_of(head, "<h1>Olympics Kramer misses the Games</h1>") \
+        == "Kramer misses the Games"
+    assert title_of(head, "<h1>Olympics :Kramer misses the Games</h1>") \
+        == "Kramer misses the Games"
+
+
+def test_an_h2_that_the_title_adds_to_where_there_is_no_h1() -> None:
+    head = '<meta property="og:title" content="The historic somersault (2021/5)">'
+    assert title_of(head, "<h2>The historic somersault</h2>") == "The historic somersault"
+
+
+def test_two_titles_that_agree_after_different_kickers() -> None:
+    head = ("<title>Previews: Harbour Builder Beta</title>"
+            '<meta property="og:title" content="Industry revolutionised?: Harbour Builder Beta">')
+    assert title_of(head, "") == "Harbour Builder Beta"
 
 
 def test_a_kicker_that_mentions_the_site_stays_in_the_headline() -> None:
