@@ -324,7 +324,10 @@ def _begins(title: str, heading: str) -> bool:
         return False
     rest = title[len(heading):].lstrip()
     kicker = rest.startswith(":") and len(heading.split()) < _MIN_COLON_HEAD_WORDS
-    at_word_end = not title[len(heading)].isalnum()
+    # A template may run the site's motto into the headline ("Truckwash A31Das etwas andere
+    # Branchenbuch …"): a capital after a small letter or digit starts a new word there.
+    after = title[len(heading)]
+    at_word_end = not after.isalnum() or (after.isupper() and not heading[-1].isupper())
     return len(_letters(heading)) >= _MIN_HELD_CHARS and at_word_end and not kicker
 
 

@@ -233,6 +233,9 @@ def test_the_h1_that_a_full_statement_names_wins_over_a_section_label() -> None:
         ("Rain at last : 31.10.2023, 10.19 Uhr", "Rain at last", "Rain at last"),
         # The title adds to the h1 that shows the headline.
         ("Plum almond cake Recipe | Baking Corner", "Plum almond cake", "Plum almond cake"),
+        # ... even where the template runs its motto into the headline with no space.
+        ("Truck wash A31The other directory | The other directory", "Truck wash A31",
+         "Truck wash A31"),
         # A heading that merely ends like the title is a headline of its own, not a kicker
         # and the title's headline.
         ("Heat pumps in old houses - when they pay | Heating Guide",
