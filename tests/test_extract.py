@@ -10,6 +10,7 @@ from pathlib import Path
 
 import pytest
 from lxml.html import HtmlElement
+from trafilatura.settings import Document
 from trafilatura.utils import load_html
 
 from tasks.archive import (
@@ -19,6 +20,7 @@ from tasks.archive import (
     read_body,
     refetched,
 )
+from tasks import extract
 from tasks.extract import (
     ExtractionWorkers,
     added_paragraph_chars,
@@ -324,3 +326,21 @@ def test_read_page_drops_a_read_more_line() -> None:
             f'<p>Read more: <a href="/winter">{RELATED}</a></p>{STORY}</article></body></html>')
     text = read_page(html, None).text
     assert "Paragraph 5 of the story" in text and RELATED not in text
+
+
+def test_a_third_pass_favors_recall_where_both_passes_keep_little(monkeypatch) -> None:
+    """The rule of extract_document, with trafilatura's passes replaced by what each returned
+    on a page whose story both the precise and the default pass took for boilerplate."""
+    story = "<p>" + "The council approved the new harbour plan after a long debate. " * 20 + "</p>"
+    tree = load_html(f"<html><body><div>{story}</div></body></html>")
+    texts = {(True, False): "", (False, False): "Your daily digest of the trade.",
+             (False, True): "The council approved the new harbour plan. " * 20}
+
+    def passes(tree, url, favor_precision, favor_recall=False):
+        return Document().from_dict({"text": texts[favor_precision, favor_recall]})
+
+    monkeypatch.setattr(extract, "_bare_extraction", passes)
+    assert extract.extract_document(tree, None).text == texts[False, True]
+    # Where a pass keeps enough of the page, no third pass is taken.
+    texts[False, False] = "The council approved the new harbour plan. " * 13
+    assert extract.extract_document(tree, None).text == texts[False, False]
