@@ -6,7 +6,8 @@ We add what it does not report: where the published date came from (JSON-LD, a m
 <time> element, the URL, or htmldate's text heuristics), the page's canonical URL, and a verdict
 on whether the page is an article at all (empty_extraction, too_short, index_page).
 The text gets the page's printed lead where trafilatura dropped it (shown_lead) and loses
-"Read more: <link>" lines (without_link_prompts).
+"Read more: <link>" lines (without_link_prompts) and the calls to subscribe, follow or download
+an app that end it (without_calls_to_action).
 
 Timeout: extraction runs in worker processes (`ExtractionWorkers`) with a deadline per page.
 A thread could only stop *waiting*: trafilatura and lxml are CPU-bound and cannot be
@@ -102,6 +103,15 @@ _MIN_LEAD_CHARS, _LONG_LEAD_CHARS, _MAX_LEAD_CHARS, _LEAD_CLIMB = 40, 200, 1500,
 _SENTENCE_END = re.compile(r"[.!?…][\"'»«“”’)]*\s+[\"'»«“„‘(]*(\w)")
 # A pointer to another article set as its own line: "Read more: <the title of a link>".
 _LINK_PROMPT = re.compile(r"([^\W\d_]+(?:[ '’][^\W\d_]+){0,3})\s*[:»>|]\s*(.{15,})")
+# A line that asks the reader to subscribe, sign up, follow, download an app or log in, in the
+# languages of the dev sets (imperatives and the nouns of the offer, not "subscribers").
+_CALL_TO_ACTION = re.compile(
+    r"\b(?:subscribe\b|subscription|sign(?:ing)? up|newsletter|follow (?:us|the\b.*\bon)|"
+    r"download (?:the|our)\b.*\bapps?|log ?in\b|abonnier|abonnez|abonnement|anmelden|"
+    r"folgen sie uns|suscr[ií]b|suscripci[óo]n|s[ií]guenos|[úu]nete|inscrivez|suivez-nous|"
+    r"iscriviti|abbonati|seguici|assine|inscreva|siga-nos|zaprenumeruj|subskryp)",
+    re.IGNORECASE)
+_MAX_CALL_CHARS = 300
 _XML_DECLARATION = re.compile(r"^\s*<\?xml[^>]*\?>", re.IGNORECASE)
 
 
@@ -124,7 +134,8 @@ def read_page(html: str, url: str | None, favor_precision: bool = False) -> Page
         # Challenge pages and JavaScript shells often extract to nothing: say what they are.
         page.non_article, page.non_article_detail, _ = classify_page(html, "", None)
         return page
-    page.text = with_lead(without_link_prompts((document.text or "").strip(), links), lead)
+    page.text = with_lead(without_calls_to_action(
+        without_link_prompts((document.text or "").strip(), links)), lead)
     page.title = choose_title(title_signals(tree, url, document.sitename), document.title)
     page.non_article, page.non_article_detail, page.truncated = classify_page(
         html, page.text, page.title)
@@ -271,6 +282,22 @@ def without_link_prompts(text: str, link_texts: set[str]) -> str:
             continue
         kept.append(line)
     return "\n".join(kept)
+
+
+def without_calls_to_action(text: str) -> str:
+    """The text without the lines at its end that ask the reader to do something else:
+    subscribe, sign up for a newsletter, follow the site, download its app, log in ("Follow
+    The Gleaner on Twitter …", "Síguenos en Telegram …"). News sites close their stories with
+    these; trafilatura keeps them when they sit in the article's container. Only the run of
+    such lines that ends the text goes, so a call inside the story stays. On the trafilatura
+    set: 7 boilerplate snippets fewer, 1 content snippet lost (a podcast blog's own appeal),
+    snippet F1 0.9345 -> 0.9359; body F1 on the 181 pages 0.969 -> 0.970."""
+    lines = text.splitlines()
+    end = len(lines)
+    while end > 1 and len(lines[end - 1]) <= _MAX_CALL_CHARS and _CALL_TO_ACTION.search(
+            lines[end - 1]):
+        end -= 1
+    return "\n".join(lines[:end]) if end < len(lines) else text
 
 
 def with_lead(text: str, lead: str | None) -> str:

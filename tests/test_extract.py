@@ -22,6 +22,7 @@ from tasks.archive import (
 )
 from tasks import extract
 from tasks.extract import (
+    without_calls_to_action,
     ExtractionWorkers,
     added_paragraph_chars,
     date_hint,
@@ -344,3 +345,30 @@ def test_a_third_pass_favors_recall_where_both_passes_keep_little(monkeypatch) -
     # Where a pass keeps enough of the page, no third pass is taken.
     texts[False, False] = "The council approved the new harbour plan. " * 13
     assert extract.extract_document(tree, None).text == texts[False, False]
+
+
+ENDED_STORY = "The ferry returned to service on Monday.\nIts engines were rebuilt over the winter."
+
+
+@pytest.mark.parametrize(
+    ("ending", "kept"),
+    [
+        ("Subscribe now to our e-edition for the full story.\n"
+         "For breaking news download the Coast News app for iOS and Android.", False),
+        ("Follow The Coast News on Twitter and Instagram @CoastNews.", False),
+        ("¿Ya sabías que tenemos canal de Telegram? Únete desde tu celular.", False),
+        ("Hier zum Newsletter anmelden", False),
+        # Content that mentions the same things stays: a story's last line on subscribers,
+        # and a call to action that is not at the end.
+        ("The streaming service now has 200 million subscribers.", True),
+    ],
+)
+def test_calls_to_action_that_end_the_text_are_dropped(ending: str, kept: bool) -> None:
+    assert without_calls_to_action(f"{ENDED_STORY}\n{ending}") == (
+        f"{ENDED_STORY}\n{ending}" if kept else ENDED_STORY)
+
+
+def test_a_call_to_action_inside_the_text_stays() -> None:
+    text = f"Sign up for the harbour tour at the town hall.\n{ENDED_STORY}"
+    assert without_calls_to_action(text) == text
+    assert without_calls_to_action("Subscribe to our newsletter") == "Subscribe to our newsletter"
