@@ -8,9 +8,10 @@ another signal that states the headline without it), never because a separator h
 inside the headline.
 
 A heading may set a kicker apart from the headline in an element of its own (a class such as
-"kicker" or "Dachzeile", or a separator hidden from view): the headline is the rest. A heading
-that is one link to the home page is the site's logo, and its text is evidence of the site's
-name.
+"kicker" or "Dachzeile", or a separator hidden from view): the headline is the rest. A heading's
+text is what a reader reads: no style sheet, ruby reading, screen-reader label or edge dateline.
+A heading that is one link to the home page is the site's logo, and its text is evidence of the
+site's name; trafilatura's guess of the name is evidence only where it reads as a name.
 
 Dates: the first publication and the last update are kept apart, each with its precision and
 the rule that found it (JSON-LD `datePublished` / `dateModified`, Open Graph and other `<meta>`,
