@@ -1,10 +1,12 @@
 """Language on sentence-length and non-Latin text (tasks/language.py): `und` only without a
-language signal. bench/language.py measures the same on thousands of dev sentences."""
+language signal, and word frequencies where langdetect alone is weak. bench/language.py measures
+the same on thousands of dev sentences."""
 
 import pytest
 
 from tasks.language import (
     UNDETERMINED, count_letters, detect_language, has_letters, language_probabilities,
+    word_vote,
 )
 
 # Thresholds the pipeline runs with (warehouse/settings.py LanguageSettings).
@@ -40,11 +42,41 @@ def test_marks_count_as_letters_and_forms_count_alike() -> None:
     assert count_letters("Cafe\u0301") == count_letters("Café") == 5
 
 
-def test_an_unsure_langdetect_keeps_its_probability_for_the_answer() -> None:
-    text = "We saw very good viewer response, he added."
-    language, probability = detect_language(text, MIN_LETTERS, MIN_PROB)
-    assert language == "en"
-    assert probability == round(language_probabilities(text)["en"], 4)
+@pytest.mark.parametrize(
+    ("text", "language", "langdetect_says"),
+    [
+        ("Disputed Nirvana box set on sale", "en", "af"),  # a BBC headline
+        ("We saw very good viewer response, he added.", "en", "af"),
+        ("Deve il nome al matematico inglese John Conway.", "it", "en"),  # KIND-style sentence
+    ],
+)
+def test_word_frequencies_overrule_langdetect_on_short_text(
+    text: str, language: str, langdetect_says: str
+) -> None:
+    probabilities = language_probabilities(text)
+    assert max(probabilities, key=probabilities.__getitem__) == langdetect_says
+    found, probability = detect_language(text, MIN_LETTERS, MIN_PROB)
+    assert found == language
+    assert 0.5 < probability <= 1  # the vote's share, not langdetect's (near 0 for `language`)
+
+
+def test_the_vote_shares_sum_to_one_and_name_the_winner() -> None:
+    words = "ministers defend the new hunting law".split()
+    probabilities = language_probabilities("Ministers defend the new hunting law")
+    language, share = word_vote(words, probabilities)
+    assert language == "en" and share > 0.99
+    leaning_english = {code: 0.0 for code in probabilities} | {"en": 0.6, "nl": 0.4}
+    dutch = "de minister verdedigt de nieuwe wet".split()
+    assert word_vote(dutch, leaning_english)[0] == "nl"  # the words outweigh langdetect
+    assert word_vote(["zzqx", "qqzv"], leaning_english)[0] == "en"  # no known word: langdetect
+
+
+def test_a_long_text_in_a_language_without_a_word_list_keeps_langdetects_answer() -> None:
+    # Afrikaans: wordfreq has no list, and 30 confident words never go to the vote.
+    text = ("Die regering het vandag aangekondig dat die nuwe begroting volgende maand in die "
+            "parlement bespreek sal word, en die minister van finansies sal die planne aan die "
+            "publiek verduidelik.")
+    assert detect_language(text, MIN_LETTERS, MIN_PROB) == ("af", 1.0)
 
 
 def test_the_result_is_deterministic() -> None:

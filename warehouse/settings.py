@@ -95,8 +95,9 @@ class LanguageSettings(BaseSettings):
     )
     min_prob: float = Field(
         0.90, validation_alias=_env("LANGUAGE_MIN_PROB"),
-        description="Top langdetect probability below which langdetect is unsure and function "
-        "words may overrule it (never 'und' for this reason; the probability is stored).",
+        description="Top langdetect probability below which langdetect is unsure and the "
+        "text's word frequencies may overrule it, as they may on any text of 20 words or fewer "
+        "(never 'und' for this reason; the probability of the answer is stored).",
     )
 
 
