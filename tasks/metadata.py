@@ -285,8 +285,8 @@ def shared_colon_tail(stated: list[str]) -> str | None:
 def visible_headline(signals: TitleSignals, stated: list[str]) -> str | None:
     """The heading that shows the headline: an h1 (else one of the first h2s) that another
     signal states, in full or as one side of a separator or colon; else the stated headline
-    that an h1 shows after a kicker; else an h1 (an h2 where there is none) that a stated title begins with. A heading
-    that names the site is its logo, not the headline."""
+    that an h1 shows after a kicker; else an h1 (an h2 where there is none) that a stated title
+    begins with. A heading that names the site is its logo, not the headline."""
     h1s = _h1s(signals)
     # Headings and statements are compared as they are and without the site's name
     # ("… | Umweltbundesamt").
