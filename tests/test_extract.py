@@ -10,9 +10,9 @@ from pathlib import Path
 
 import pytest
 from lxml.html import HtmlElement
-from trafilatura.settings import Document
 from trafilatura.utils import load_html
 
+from tasks import extract
 from tasks.archive import (
     ArchiveCorrupt,
     archive_fetched,
@@ -20,9 +20,7 @@ from tasks.archive import (
     read_body,
     refetched,
 )
-from tasks import extract
 from tasks.extract import (
-    without_calls_to_action,
     ExtractionWorkers,
     added_paragraph_chars,
     date_hint,
@@ -34,6 +32,7 @@ from tasks.extract import (
     sentence_count,
     shown_lead,
     with_lead,
+    without_calls_to_action,
     without_link_prompts,
 )
 from tasks.http import HttpFetcher
@@ -329,22 +328,22 @@ def test_read_page_drops_a_read_more_line() -> None:
     assert "Paragraph 5 of the story" in text and RELATED not in text
 
 
-def test_a_third_pass_favors_recall_where_both_passes_keep_little(monkeypatch) -> None:
-    """The rule of extract_document, with trafilatura's passes replaced by what each returned
-    on a page whose story both the precise and the default pass took for boilerplate."""
-    story = "<p>" + "The council approved the new harbour plan after a long debate. " * 20 + "</p>"
-    tree = load_html(f"<html><body><div>{story}</div></body></html>")
-    texts = {(True, False): "", (False, False): "Your daily digest of the trade.",
-             (False, True): "The council approved the new harbour plan. " * 20}
-
-    def passes(tree, url, favor_precision, favor_recall=False):
-        return Document().from_dict({"text": texts[favor_precision, favor_recall]})
-
-    monkeypatch.setattr(extract, "_bare_extraction", passes)
-    assert extract.extract_document(tree, None).text == texts[False, True]
-    # Where a pass keeps enough of the page, no third pass is taken.
-    texts[False, False] = "The council approved the new harbour plan. " * 13
-    assert extract.extract_document(tree, None).text == texts[False, False]
+def test_a_third_pass_favors_recall_where_both_passes_keep_little() -> None:
+    """A story set in an <aside> (a template that wraps the article in a side container): the
+    precise pass keeps nothing of it and the default pass a line, so favor_recall runs too."""
+    story = "".join(f"<p>The council approved the new harbour plan after debate number {n}, and "
+                    "the mayor said work starts in spring.</p>" for n in range(12))
+    page = (f"<html><body><header><h1>Harbour plan</h1></header><aside>{story}</aside>"
+            "<footer>Your daily digest of the trade.</footer></body></html>")
+    two_passes = [extract._bare_extraction(load_html(page), None, favor_precision=precise)
+                  for precise in (True, False)]
+    assert all(len(found.text or "") < 100 for found in two_passes if found is not None)
+    text = extract.extract_document(load_html(page), None).text
+    assert "debate number 0," in text and "debate number 11," in text
+    # Where the passes keep the story, the third pass is not needed and the result is theirs.
+    article = page.replace("<aside>", "<article>").replace("</aside>", "</article>")
+    precise = extract._bare_extraction(load_html(article), None, favor_precision=True)
+    assert extract.extract_document(load_html(article), None).text == precise.text
 
 
 ENDED_STORY = "The ferry returned to service on Monday.\nIts engines were rebuilt over the winter."
