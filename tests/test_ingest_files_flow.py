@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import json
 import os
 import re
 from pathlib import Path
@@ -12,8 +13,10 @@ import pytest
 
 from flows.ingest_files import ingest_files
 from flows.params import IngestFilesParams
+from tasks.language import detect_language
 from warehouse.queries import Reads
 from warehouse.session import read_session
+from warehouse.settings import LanguageSettings
 
 pytestmark = pytest.mark.usefixtures("prefect_server")
 
@@ -185,3 +188,24 @@ def test_the_report_artifact_belongs_to_the_flow_run(db_path: Path, inbox: Path)
             flow_run_id=ArtifactFilterFlowRunId(any_=[report.run_id])))
     [artifact] = [a for a in artifacts if a.key == "corpusflow-run-report"]
     assert artifact.task_run_id is None and "# corpusflow run" in artifact.data
+
+
+def test_short_texts_get_their_language_from_the_word_vote(db_path: Path, tmp_path: Path) -> None:
+    # langdetect alone, at full confidence, calls the first Afrikaans and the second English;
+    # what is stored is the word vote's answer and share, as tasks.language gives them.
+    inbox = tmp_path / "headlines"
+    inbox.mkdir()
+    records = [{"text": "Disputed Nirvana box set on sale"},
+               {"text": "Deve il nome al matematico inglese John Conway."}]
+    (inbox / "headlines.jsonl").write_text(
+        "".join(json.dumps(record) + "\n" for record in records), encoding="utf-8")
+    report = run(inbox)
+    assert (report.documents_new, report.rejects_new) == (2, 0)
+    stored = {text: (language, probability) for text, language, probability in query(
+        db_path, "select text, language, language_prob from documents")}
+    settings = LanguageSettings()
+    assert {text: language for text, (language, _) in stored.items()} == {
+        records[0]["text"]: "en", records[1]["text"]: "it"}
+    for text, found in stored.items():
+        assert found == detect_language(text, settings.min_letters, settings.min_prob)
+        assert found[1] > 0.5
