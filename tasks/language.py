@@ -237,9 +237,10 @@ def detect_language(text: str, min_letters: int, min_prob: float) -> tuple[str, 
     if not probabilities:
         return UNDETERMINED, 0.0
     best = max(probabilities, key=probabilities.__getitem__)
-    words = [word.casefold() for word in _WORD.findall(sample)]
-    if len(words) <= _VOTE_WORDS or probabilities[best] < min_prob:
-        return word_vote(words, probabilities)
+    # A word past the first _VOTE_WORDS makes the text long: an article stops looking there.
+    short = next(itertools.islice(_WORD.finditer(sample), _VOTE_WORDS, None), None) is None
+    if short or probabilities[best] < min_prob:
+        return word_vote([word.casefold() for word in _WORD.findall(sample)], probabilities)
     return best, round(probabilities[best], 4)
 
 
