@@ -14,6 +14,12 @@ os.environ.setdefault("DO_NOT_TRACK", "1")
 # Tests write files and ingest them at once: none may be left for a next run as still being
 # written (FilesSettings.settle_s); tests of the wait set it themselves.
 os.environ.setdefault("CORPUSFLOW_SETTLE_S", "0")
+# The session's one Prefect server keeps its state in SQLite. Late in a full run (a large
+# database, four flow runs created at once) its writes have stalled for up to SQLite's 60 s busy
+# timeout, answering 503 meanwhile; Prefect's default five retries (2-32 s back-offs, about 62 s)
+# then ran out once in CI (test_concurrent_runs [threads]). Seven retries wait up to about 250 s.
+# The CLI's own default of 2 (fail fast when the server is gone) is tested in test_server_loss.py.
+os.environ.setdefault("PREFECT_CLIENT_MAX_RETRIES", "7")
 
 ROOT = Path(__file__).resolve().parents[1]
 SEEDS = ROOT / "seeds"
