@@ -24,13 +24,14 @@ of the full name it shortens ("Dmitry Peskov" ... "Peskov").
 
 from __future__ import annotations
 
+import itertools
 import json
 import logging
 import re
 import threading
 import unicodedata
 from collections import Counter, defaultdict
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from functools import cache, lru_cache
 from pathlib import Path
@@ -779,6 +780,7 @@ def doc_mentions(doc_id: str, doc: Doc, tagger: str, trims: bool = True) -> list
 
 
 PIECE_CHARS = 100_000  # longer texts are tagged in pieces of at most this many characters
+BATCH_CHARS = 12_000  # the most characters of one spaCy batch (tag_entities)
 
 
 # A run of this many characters without white space is no name (a URL, a hash, a page of emoji),
@@ -807,20 +809,37 @@ def pieces(text: str, size: int = PIECE_CHARS) -> list[tuple[int, str]]:
     return [*found, (start, text[start:])]
 
 
+def text_batches(texts: Iterable[str], most: int, chars: int) -> Iterator[list[str]]:
+    """`texts` in order, in lists of at most `most` texts and `chars` characters (a longer text
+    alone)."""
+    batch: list[str] = []
+    held = 0
+    for text in texts:
+        if batch and (len(batch) == most or held + len(text) > chars):
+            yield batch
+            batch, held = [], 0
+        batch.append(text)
+        held += len(text)
+    if batch:
+        yield batch
+
+
 def tag_entities(
     items: list[tuple[str, str, str]],
     models: dict[str, str] | None = None,
     batch_size: int = 8,
+    batch_chars: int = BATCH_CHARS,
 ) -> list[Mention]:
     """Mentions in a batch of (doc_id, text, language) items, in item order.
 
-    One `nlp.pipe` per language over all that language's texts, long ones in pieces. `models`
-    maps language codes to spaCy packages or paths (settings.ner_models). `batch_size` is
-    spaCy's, and its working memory: tagging 1,000 BBC articles in calls of 125 peaked 218 MB
-    above the loaded model with batches of 16, 160 MB with 8 and 136 MB with 4 (each worker
-    of the pool holds that). On 800 articles, alternating rounds, 8 took 2 % longer than 16
-    (within this machine's noise) and 4 took 6 % longer; batches of 64 peaked 745 MB higher
-    than batches of 8."""
+    The texts of each language go to its pipeline in spaCy batches, long ones in pieces.
+    `models` maps language codes to spaCy packages or paths (settings.ner_models). A spaCy
+    batch holds at most `batch_size` texts and, unless one text alone is longer,
+    `batch_chars` characters (text_batches): its working memory grows with the characters it
+    holds, about 4 KB each. Tagging 1,000 BBC articles in calls of 125 with batches of 8 texts
+    peaked 160 MB above the loaded model (each worker of the pool holds that), 16 texts 218
+    MB and 64 texts 745 MB; one batch of eight that held a 19,000-character article made most
+    of that peak, and bounding batches to 12,000 characters kept it to 75 MB."""
     positions: dict[str, list[int]] = defaultdict(list)
     for position, (_, _, language) in enumerate(items):
         positions[language_code(language)].append(position)
@@ -834,8 +853,9 @@ def tag_entities(
         # memory) for the life of the process: 15 MB a minute on a stream of wire items. A
         # memory zone frees them when it closes; the mentions are plain strings by then.
         with tagger.busy, tagger.nlp.memory_zone():
-            docs = tagger.nlp.pipe((without_long_runs(piece) for _, _, piece in cut),
-                                   batch_size=batch_size)
+            docs = itertools.chain.from_iterable(
+                tagger.nlp.pipe(texts, batch_size=len(texts)) for texts in text_batches(
+                    (without_long_runs(piece) for _, _, piece in cut), batch_size, batch_chars))
             for (position, offset, piece), doc in zip(cut, docs, strict=True):
                 mentions = doc_mentions(items[position][0], doc, tagger.name, tagger.trims)
                 if doc.text != piece:  # a name reaching into a blanked run is no name

@@ -18,6 +18,7 @@ from tasks.ner import (
     load_tagger,
     slugify,
     tag_entities,
+    text_batches,
     tagger_name,
     trim_span,
     without_function_words,
@@ -107,6 +108,23 @@ def test_offsets_index_the_text_in_a_mixed_batch() -> None:
     assert mentions and all(texts[m.doc_id][m.start_char:m.end_char] == m.text for m in mentions)
     doc_ids = [m.doc_id for m in mentions]
     assert doc_ids == sorted(doc_ids, key=list(texts).index)  # in item order, not by language
+
+
+def test_spacy_batches_are_bounded_by_texts_and_characters() -> None:
+    texts = ["a" * 5000, "b" * 5000, "c" * 3000, "d" * 20000, "e" * 10, "f" * 10, "g" * 10]
+    batches = list(text_batches(iter(texts), 2, 12000))
+    assert [[t[0] for t in batch] for batch in batches] == [["a", "b"], ["c"], ["d"],
+                                                            ["e", "f"], ["g"]]
+    assert [t for batch in batches for t in batch] == texts  # every text once, in order
+
+
+def test_mentions_do_not_depend_on_how_texts_are_batched() -> None:
+    items = [(f"doc{n}", text, language) for n, (language, text, _) in enumerate(CASES)]
+    items.append(("long", " ".join(text for language, text, _ in CASES if language == "en"),
+                  "en"))
+    one_by_one = tag_entities(items, batch_size=1)
+    assert one_by_one and tag_entities(items, batch_size=64, batch_chars=10**9) == one_by_one
+    assert tag_entities(items, batch_size=8, batch_chars=200) == one_by_one
 
 
 def test_english_possessive_is_left_out_of_the_mention() -> None:
