@@ -137,7 +137,7 @@ class DedupSettings(BaseSettings):
 
 class StorySettings(BaseSettings):
     """Story grouping (tasks/stories.py). Set as one JSON object in CORPUSFLOW_STORIES; after
-    changing it, `corpus stories --regroup` groups the stored documents again."""
+    changing it, `corpus regroup` groups the stored documents again."""
 
     model_config = _ENV
 
