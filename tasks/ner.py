@@ -837,9 +837,11 @@ def tag_entities(
     batch holds at most `batch_size` texts and, unless one text alone is longer,
     `batch_chars` characters (text_batches): its working memory grows with the characters it
     holds, about 4 KB each. Tagging 1,000 BBC articles in calls of 125 with batches of 8 texts
-    peaked 160 MB above the loaded model (each worker of the pool holds that), 16 texts 218
-    MB and 64 texts 745 MB; one batch of eight that held a 19,000-character article made most
-    of that peak, and bounding batches to 12,000 characters kept it to 75 MB."""
+    peaked 160 MB above the loaded model (each worker of the pool holds that), with 16 texts
+    218 MB, and with 64 texts 745 MB more than with 8; one batch of eight that held a
+    19,000-character article made most of that peak, and bounding batches to 12,000
+    characters kept it to 75 MB in the same time. A piece (up to PIECE_CHARS) longer than
+    `batch_chars` is a batch of its own and still costs its 4 KB a character."""
     positions: dict[str, list[int]] = defaultdict(list)
     for position, (_, _, language) in enumerate(items):
         positions[language_code(language)].append(position)
