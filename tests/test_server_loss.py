@@ -63,6 +63,7 @@ def test_a_run_whose_server_dies_stops_soon_and_says_why(tmp_path: Path) -> None
         [sys.executable, "-m", "cli", "run", "--inbox", str(inbox), "--db", str(db),
          "--batch-size", "10"], env=env, cwd=tmp_path, stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT, text=True, start_new_session=True)
+    watchdog = threading.Timer(300, os.killpg, (run.pid, signal.SIGKILL))  # started at the kill
     try:
         lines = []
         for line in run.stdout:  # wait for the first committed batch, then pull the plug
@@ -75,7 +76,6 @@ def test_a_run_whose_server_dies_stops_soon_and_says_why(tmp_path: Path) -> None
         # has (each one committed) and meets the dead server when it reports its end: time the
         # stop from its last task run, not from the kill (the batches' own time varies with the
         # machine's load: 42 s for the other 39 while a benchmark shared the cores).
-        watchdog = threading.Timer(300, os.killpg, (run.pid, signal.SIGKILL))
         watchdog.start()
         last_task = time.monotonic()
         for line in run.stdout:
@@ -83,9 +83,9 @@ def test_a_run_whose_server_dies_stops_soon_and_says_why(tmp_path: Path) -> None
             if "Task run '" in line:
                 last_task = time.monotonic()
         run.wait()
-        watchdog.cancel()
         stopped_after = time.monotonic() - last_task
     finally:
+        watchdog.cancel()  # a failure before the run ends must not leave it to fire later
         for process in (run, server):
             if process.poll() is None:
                 os.killpg(process.pid, signal.SIGKILL)
