@@ -35,15 +35,21 @@ _MAX_PASSES = 4
 # Runs of Latin spaces become one space; the ideographic space (U+3000) is a full-width
 # character of CJK text, kept as published (text_key folds it).
 _SPACES = re.compile(r"[ \t\u00a0\u2000-\u200a\u202f\u205f]+")
-_ZERO_WIDTH = re.compile(r"[\u200b\u200c\u200d\u2060\ufeff]")
+# Characters readers never see: zero-width spaces and joiners, the BOM, and the soft hyphen
+# (U+00AD), a hyphenation hint that German sites put inside words ("Mes\xadsen\xadger"), which
+# would keep `text ILIKE '%Messenger%'` and the entity model from finding the word.
+_INVISIBLE = re.compile(r"[\u00ad\u200b\u200c\u200d\u2060\ufeff]")
 _BLANK_LINES = re.compile(r"\n\s*\n+")
 _PARAGRAPH_BREAK = re.compile(r"\n[^\S\n]*\n\s*")
 # "attack.It" → "attack. It": a sentence end glued to a capitalised word. A lower-case letter
 # before the stop keeps "U.S.A" and "3.5" intact; a lower-case letter after the capital keeps
 # acronyms such as "St.PETERSBURG" alone.
 _GLUED_STOP = re.compile(r"(?<=[a-zà-öø-ÿ0-9\)][.!?])(?=[A-ZÀ-ÖØ-Þ][a-zà-öø-ÿ])")
-# 'countries”including' → 'countries” including': a closing quote glued to the next word.
-_GLUED_QUOTE = re.compile(r"(?<=[”»])(?=\w)")
+# 'countries”including' → 'countries” including': a closing quote glued to the next word. Only
+# a quote that closes (after a letter or a stop) and only before a letter of a script written
+# with spaces: German opens with » ("»Haltet sauber!«"), Finnish and Swedish open with ” too
+# ("- ”Meidän"), and Chinese puts no space after a quote ("“数字”是").
+_GLUED_QUOTE = re.compile(r"(?<=[\w.,!?][”»])(?=[A-Za-zÀ-ÖØ-öø-ɏͰ-ϿЀ-ӿ])")
 
 _QUOTES = str.maketrans({"“": '"', "”": '"', "„": '"', "«": '"', "»": '"', "‘": "'",
                          "’": "'", "‚": "'", "′": "'", "″": '"', "–": "-", "—": "-", "‐": "-"})
@@ -51,7 +57,7 @@ _QUOTES = str.maketrans({"“": '"', "”": '"', "„": '"', "«": '"', "»": '"
 
 def normalise_whitespace(text: str) -> str:
     """Single spaces inside lines, no trailing spaces, paragraphs separated by one blank line."""
-    text = _ZERO_WIDTH.sub("", text.replace("\r\n", "\n").replace("\r", "\n"))
+    text = _INVISIBLE.sub("", text.replace("\r\n", "\n").replace("\r", "\n"))
     lines = [_SPACES.sub(" ", line).strip() for line in text.split("\n")]
     return _BLANK_LINES.sub("\n\n", "\n".join(lines)).strip()
 
@@ -95,6 +101,13 @@ def _clean_once(text: str) -> tuple[str, list[str]]:
     if count:
         notes.append(f"glued_boundaries:{count}")
     return repaired, notes
+
+
+def clean_title(title: str) -> str | None:
+    """A title cleaned as the text is (mojibake, invisible characters, spaces, NFC), on one
+    line; None when nothing is left."""
+    cleaned, _ = clean_text(title)
+    return " ".join(line for line in cleaned.splitlines() if line) or None
 
 
 def fix_text(text: str) -> str:
@@ -163,7 +176,7 @@ def clean_article(article: ParsedArticle) -> CleanArticle:
     notes = [*article.repairs, *nul_notes, *notes]
     if article.encoding not in ("utf-8", "utf-8-sig"):
         notes.insert(0, f"decoded_as:{article.encoding}")
-    title = normalise_whitespace(article.title) if article.title else None
+    title = clean_title(article.title) if article.title else None
     fields = article.model_dump()
     # A web page brings its own canonical URL (its <link rel=canonical>); files have only `url`.
     url = canonical_or_none(fields.pop("canonical_url", None) or article.url)

@@ -2,7 +2,7 @@
 
 import pytest
 
-from tasks.clean import canonical_or_none, clean_text, text_hash, text_key
+from tasks.clean import canonical_or_none, clean_text, clean_title, text_hash, text_key
 from tasks.dedup import split_exact
 from tasks.language import detect_language, to_document
 from warehouse.records import CleanArticle, Document
@@ -13,16 +13,43 @@ from warehouse.records import CleanArticle, Document
     [
         ("claimed the attack.It said", "claimed the attack. It said", ["glued_boundaries:1"]),
         ("countries”including some", "countries” including some", ["glued_boundaries:1"]),
+        ("«Vado»disse lui", "«Vado» disse lui", ["glued_boundaries:1"]),
+        # Quotes that open are not glued: German », Finnish ”, and no spaces in Chinese.
+        ("Er rief »Haltet sauber!« und ging", "Er rief »Haltet sauber!« und ging", []),
+        ("maataloustuista - ”Meidän näkemyksiämme”", "maataloustuista - ”Meidän näkemyksiämme”",
+         []),
+        ("益阳：“数字”是优长", "益阳：“数字”是优长", []),
         ("the U.S.A. and 3.5 per cent", "the U.S.A. and 3.5 per cent", []),
         ("don’t “quote” me", "don’t “quote” me", []),
         ("a  b\t c \n\n\n\nnext ", "a b c\n\nnext", ["whitespace"]),
         ("cafÃ© au lait", "café au lait", ["ftfy"]),
         ("Cafe\u0301", "Café", ["nfc"]),
         ("zero\u200bwidth", "zerowidth", ["whitespace"]),
+        ("Mes\u00adsen\u00adger\u00addiens\u00adte", "Messengerdienste", ["whitespace"]),
     ],
 )
 def test_clean_text(raw: str, clean: str, notes: list[str]) -> None:
     assert clean_text(raw) == (clean, notes)
+
+
+@pytest.mark.parametrize(
+    ("raw", "title"),
+    [
+        # Soft hyphens (bka.de) and a Bengali letter published in its precomposed form, which
+        # NFC writes as letter + nukta, the form the body text is stored in.
+        ("Mes\u00adsen\u00adger\u00addiens\u00adte sind kein Raum", "Messengerdienste sind kein Raum"),
+        ("\u09ac\u09be\u09dc\u09bf", "\u09ac\u09be\u09a1\u09bc\u09bf"),
+        ("  Two\n\nlines  ", "Two lines"),
+        ("cafÃ© “au lait”", "café “au lait”"),
+        ("東京　ニュース", "東京　ニュース"),  # the ideographic space is kept
+        ("\u200b \u00ad", None),
+    ],
+)
+def test_clean_title_cleans_as_the_text_is_cleaned_on_one_line(raw: str, title: str | None
+                                                                ) -> None:
+    assert clean_title(raw) == title
+    if title:
+        assert clean_title(title) == title
 
 
 def test_clean_text_is_idempotent() -> None:
