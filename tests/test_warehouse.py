@@ -32,6 +32,15 @@ def test_migrations_apply_once_in_order(tmp_path: Path) -> None:
     assert [v for (v,) in applied] == [version for version, _, _ in migration_files()]
 
 
+def test_a_session_lets_go_of_its_connection_when_its_block_ends(tmp_path: Path) -> None:
+    with session_on(tmp_path / "w.duckdb") as session:
+        assert session.table_counts()["documents"] == 0
+    with pytest.raises(RuntimeError, match="session is closed"):
+        session.table_counts()
+    # The file is free: another process-wide connection opens it read-write at once.
+    duckdb.connect(str(tmp_path / "w.duckdb")).close()
+
+
 def test_a_batch_loads_once_and_progress_follows_it(tmp_path: Path) -> None:
     """The writer publishes progress beside the file; the reader never opens the warehouse."""
     since = dt.datetime.now(dt.UTC).replace(tzinfo=None) - dt.timedelta(seconds=1)

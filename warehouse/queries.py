@@ -19,7 +19,22 @@ class Reads:
     """The warehouse's read queries, as methods of a session (warehouse/session.py)."""
 
     def __init__(self, con: duckdb.DuckDBPyConnection) -> None:
-        self.con = con
+        self._con: duckdb.DuckDBPyConnection | None = con
+
+    @property
+    def con(self) -> duckdb.DuckDBPyConnection:
+        if self._con is None:
+            raise RuntimeError("this warehouse session is closed: its block has ended")
+        return self._con
+
+    def close(self) -> None:
+        """Close the connection and let go of it. Prefect keeps a finished run's last task
+        parameters (this session among them) alive until the interpreter exits; a DuckDB object
+        still referenced then makes DuckDB's bindings print a page of "nanobind: leaked" lines
+        after every `corpus run`."""
+        if self._con is not None:
+            self._con.close()
+            self._con = None
 
     def known_file_sources(self) -> dict[str, KnownSource]:
         """Every file source the warehouse remembers, by source_id."""

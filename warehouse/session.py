@@ -70,9 +70,9 @@ def open_warehouse(settings: WarehouseSettings, owner: str) -> Iterator[Warehous
         con = open_database(settings.db_path, timeout_s=settings.lock_timeout_s,
                             memory_limit=settings.duckdb_memory_limit,
                             config={"temp_directory": f"{settings.db_path}.tmp"})
+        session = Warehouse(con, settings)
         try:
             migrate(con)
-            session = Warehouse(con, settings)
             try:
                 yield session
             except BaseException as error:
@@ -81,7 +81,7 @@ def open_warehouse(settings: WarehouseSettings, owner: str) -> Iterator[Warehous
                     raise DiskFull(_disk_full_message(settings.db_path)) from error
                 raise
         finally:
-            con.close()
+            session.close()
 
 
 def is_disk_full(error: BaseException) -> bool:
@@ -118,20 +118,22 @@ def analyst_session(path: Path, timeout_s: float = 30.0, memory_limit: str | Non
     """A read-only, sandboxed session (SANDBOX) for `corpus sql` and `corpus shell`."""
     con = open_database(path, read_only=True, timeout_s=timeout_s, config=SANDBOX,
                         memory_limit=memory_limit)
+    session = AnalystSession(con)
     try:
-        yield AnalystSession(con)
+        yield session
     finally:
-        con.close()
+        session.close()
 
 
 @contextmanager
 def read_session(path: Path, timeout_s: float = 30.0) -> Iterator[Reads]:
     """A read-only session without the sandbox, for benchmarks and checks."""
     con = open_database(path, read_only=True, timeout_s=timeout_s)
+    session = Reads(con)
     try:
-        yield Reads(con)
+        yield session
     finally:
-        con.close()
+        session.close()
 
 
 def migrate_file(settings: WarehouseSettings) -> list[str]:
