@@ -119,8 +119,28 @@ def command_stories(args: argparse.Namespace) -> int:
     target = analyst_file(args)
     if target is None:
         return 1
-    return print_results(target, lambda session: [session.top_stories(args.days, args.limit)],
-                         args.format)
+    overview: list[tuple[int, int, Any]] = []
+
+    def query(session: AnalystSession) -> list[Result]:
+        columns, rows = session.top_stories(args.days, args.limit)
+        if not rows:
+            overview.append(session.story_overview())
+        return [(columns, rows)]
+
+    status = print_results(target, query, args.format)
+    if overview:
+        print(no_stories_note(args.days, *overview[0]), file=sys.stderr)
+    return status
+
+
+def no_stories_note(days: int, stories: int, grouped: int, latest: Any) -> str:
+    """Why `corpus stories` printed no row, and what to try."""
+    window = f"whose last day is in the last {days} days"
+    if not grouped:
+        return (f"No story of more than one document yet ({stories} stories, one document"
+                " each): a story grows when a later document reports the same event.")
+    return (f"No story of more than one document {window}; {grouped} of the {stories} stories"
+            f" have more, the latest ending {latest}: widen the window with --days.")
 
 
 SHELL_HELP = """.tables            tables and views

@@ -4,13 +4,16 @@ settings change equals a fresh ingest; the seeds' three Italian articles stay ap
 
 from __future__ import annotations
 
+import csv
 import datetime as dt
+import io
 import json
 from pathlib import Path
 
 import duckdb
 import pytest
 
+from cli import main
 from flows.ingest_files import ingest_files
 from flows.params import IngestFilesParams
 from flows.stories import RegroupParams, regroup_stories
@@ -150,7 +153,7 @@ def members(db_path: Path) -> dict[str, str]:
 
 @pytest.mark.usefixtures("prefect_server")
 def test_a_rewrite_and_an_italian_report_a_day_later_join_the_first_story(
-        db_path: Path, tmp_path: Path) -> None:
+        db_path: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     inbox = tmp_path / "news"
     inbox.mkdir()
     _jsonl(inbox / "day1.jsonl", ("https://a.example/attack", *ATTACK, "2024-03-22"))
@@ -174,6 +177,17 @@ def test_a_rewrite_and_an_italian_report_a_day_later_join_the_first_story(
     assert (dt.date(2024, 3, 23), "it", 1) in timeline and (dt.date(2024, 3, 23), "en", 1) \
         in timeline
     assert links[0] >= 2 and links[1]
+    # `corpus stories` shows it within a window that reaches its last day, and says why it
+    # shows nothing within one that does not.
+    capsys.readouterr()
+    assert main(["stories", "--db", str(db_path), "--live", "--days", "100000",
+                 "--format", "csv"]) == 0
+    shown = list(csv.reader(io.StringIO(capsys.readouterr().out)))
+    assert shown[0][:4] == ["documents", "languages", "first_day", "last_day"]
+    assert [row[0] for row in shown[1:]] == ["3"]
+    assert main(["stories", "--db", str(db_path), "--live", "--days", "7"]) == 0
+    assert "1 of the 2 stories have more, the latest ending 2024-03-23" in " ".join(
+        capsys.readouterr().err.split())
 
 
 @pytest.mark.usefixtures("prefect_server")

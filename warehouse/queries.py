@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import datetime as dt
+
 import uuid
 from typing import Any
 
@@ -420,6 +422,17 @@ class Reads:
             " b.story_id from big b join documents d on d.doc_id = b.story_id"
             " order by b.documents desc, b.last_day desc, b.story_id", [days, limit])
         return [column[0] for column in cursor.description], cursor.fetchall()
+
+    def story_overview(self) -> tuple[int, int, dt.date | None]:
+        """Stories in the warehouse, those of more than one document, and the latest last day
+        of those (None when there are none)."""
+        row = self.con.execute(
+            "with sizes as (select m.story_id, count(*) as documents,"
+            " max(coalesce(d.published, cast(d.created_at as date))) as last_day"
+            " from story_members m join documents d using (doc_id) group by m.story_id)"
+            " select count(*), count(*) filter (where documents > 1),"
+            " max(last_day) filter (where documents > 1) from sizes").fetchone()
+        return int(row[0]), int(row[1]), row[2]
 
     def run_stories(self, run_id: str, limit: int = 5) -> list[tuple[str, str, int, int]]:
         """(story_id, title, documents, of them joined in this run) of the stories of more than
