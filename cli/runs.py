@@ -45,18 +45,20 @@ def in_terminal_run(run: Callable[[], Any]) -> Any:
         return run()
 
 
-def print_summary(report: Any) -> None:
+def print_summary(report: Any, inputs: str = "files") -> None:
     """The end-of-run summary a person reads in the terminal, from the flow's
-    tasks.report.RunReport (typed loosely: the CLI reaches stages only through the flows)."""
+    tasks.report.RunReport (typed loosely: the CLI reaches stages only through the flows);
+    `inputs` names what the run read: files, or the pages of `corpus fetch`."""
     console.print(table(
         f"corpusflow run {report.run_id[:8]} → {report.db_path}",
-        ["files seen", "new documents", "unchanged", "duplicates", "rejected"],
+        [f"{inputs} seen", "new documents", "unchanged", "duplicates", "rejected"],
         [(report.files_seen, report.documents_new, report.files_unchanged,
           report.duplicates_new, report.rejects_new)],
         justify_last=False,
     ))
     if report.reject_reasons:
-        console.print(table("rejected, by reason", ["reason", "files"], report.reject_reasons))
+        console.print(table("rejected, by reason", ["reason", inputs],
+                                    report.reject_reasons))
     if report.duplicates:
         rows = [(Path(dup).name, Path(of).name, method) for dup, of, method in report.duplicates]
         console.print(table("new duplicates", ["file", "duplicate of", "method"], rows, False))
@@ -135,7 +137,7 @@ def command_fetch(args: argparse.Namespace) -> int:
 
     params = IngestUrlsParams(urls=args.url or [], url_file=args.url_file, feeds=args.feed or [],
                               sitemaps=args.sitemap or [], batch_size=args.batch_size)
-    print_summary(in_terminal_run(lambda: ingest_urls(params, settings=settings)))
+    print_summary(in_terminal_run(lambda: ingest_urls(params, settings=settings)), "pages")
     return 0
 
 
