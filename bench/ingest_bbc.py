@@ -69,9 +69,6 @@ def warm_up(workdir: Path) -> None:
     ingest_files(IngestFilesParams(inbox=[str(workdir / "empty")]), settings=settings)
 
 
-FLOOR_PARTS = 40  # about 50 BBC articles a chunk
-
-
 def warm_models(workers: int) -> None:
     """Load the entity models where a run of `workers` tags (the pool's workers, or this
     process for one), by tagging the seeds there, and stop a pool that one worker does not
@@ -96,10 +93,7 @@ def warm_models(workers: int) -> None:
 
 def entity_floor(db_path: Path, workers: int) -> tuple[float, int]:
     """Seconds for the entity stage alone (model and rules, tasks.ner.tag_entities) over
-    the stored documents' texts on `workers` processes, and the number of words. The texts go
-    in FLOOR_PARTS chunks, so that no core idles long at the end: with two chunks a worker the
-    floor took 38–43 s where half the one-core time was 36–38 s, and the ratio to it moved by
-    as much as the figures compared."""
+    the stored documents' texts on `workers` processes, and the number of words."""
     from tasks.ner import tag_entities
     from tasks.pool import map_chunks
     from warehouse.session import read_session
@@ -110,8 +104,7 @@ def entity_floor(db_path: Path, workers: int) -> tuple[float, int]:
     words = sum(len(text.split()) for _, text, _ in items)
     warm_models(workers)
     started = time.perf_counter()
-    map_chunks(tag_entities, items, workers, lambda item: len(item[1]),
-               parts=FLOOR_PARTS if workers > 1 else 0)
+    map_chunks(tag_entities, items, workers, lambda item: len(item[1]))
     return time.perf_counter() - started, words
 
 

@@ -84,19 +84,18 @@ MIN_POOLED_WEIGHT = 100_000
 
 
 def map_chunks(work: Callable[..., list[Result]] | ByName, items: Sequence[Item], workers: int,
-               weight: Callable[[Item], int], *args: Any, parts: int = 0) -> list[Result]:
-    """`work(chunk, *args)` over chunks of `items` (`parts` of them, two per worker unless
-    told) on `workers` processes, the results joined in item order; `work` must return one list
-    per chunk and be importable by the workers (a module-level function, or its ByName). A
-    worker that dies (killed for memory, say) fails this call and the pool is replaced for the
-    next one."""
+               weight: Callable[[Item], int], *args: Any) -> list[Result]:
+    """`work(chunk, *args)` over chunks of `items` on `workers` processes, the results joined in
+    item order; `work` must return one list per chunk and be importable by the workers (a
+    module-level function, or its ByName). A worker that dies (killed for memory, say) fails this call and the
+    pool is replaced for the next one."""
     if (workers <= 1 or len(items) < 2
             or (_pool is None and sum(map(weight, items)) < MIN_POOLED_WEIGHT)):
         return work(list(items), *args)
     pool = _executor(workers)
     try:
         futures = [pool.submit(work, chunk, *args)
-                   for chunk in chunks(items, parts or workers * 2, weight)]
+                   for chunk in chunks(items, workers * 2, weight)]
         return [result for future in futures for result in future.result()]
     except BrokenProcessPool as error:
         _discard(pool)
