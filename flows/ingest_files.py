@@ -32,7 +32,7 @@ def ingest_files(
         batches = in_batches(found.candidates, params.batch_size,
                              settings.files.max_batch_bytes, ramp=True)
         ingest(run, batches, lambda batch: read_files(batch, found, settings), "parse")
-        return finish(run, found.seen, found.unchanged)
+        return finish(run, found.seen, found.unchanged, read_nothing=not found.candidates)
 
 
 def read_files(batch: list[Candidate], found: Discovery, settings: Settings) -> PrefectFuture:

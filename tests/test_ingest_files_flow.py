@@ -93,8 +93,13 @@ def test_the_reports_top_entities_counted_in_pieces_match_the_view(
 def test_second_run_adds_nothing(db_path: Path, inbox: Path) -> None:
     first = run(inbox)
     before = counts(db_path)
+    snapshot = db_path.with_name("corpus.snapshot.duckdb")
+    published = snapshot.stat()
     report = run(inbox)
     assert counts(db_path) == before
+    # Nothing read, so the snapshot is left as it was: not copied again (a whole-file copy).
+    assert (snapshot.stat().st_ino, snapshot.stat().st_mtime_ns) == (
+        published.st_ino, published.st_mtime_ns)
     assert (report.files_seen, report.files_unchanged, report.documents_new) == (5, 5, 0)
     # The report's top entities are those of the documents its run added (none the second time).
     assert {"moscow", "ukraine"} <= {key for key, *_ in first.top_entities}
@@ -113,8 +118,11 @@ def test_touched_and_edited_files(db_path: Path, inbox: Path) -> None:
     report = run(inbox)
     assert counts(db_path) == before and report.files_unchanged == 5
     seed.write_text(seed.read_text(encoding="utf-8") + "\nUna frase aggiunta.", encoding="utf-8")
+    published = db_path.with_name("corpus.snapshot.duckdb").stat().st_ino
     report = run(inbox)
     assert (report.documents_new, report.duplicates_new) == (1, 1)
+    # A run that read something publishes a new snapshot (a new file renamed into place).
+    assert db_path.with_name("corpus.snapshot.duckdb").stat().st_ino != published
     assert counts(db_path)["documents"] == 6  # the earlier version is kept, never lost
     methods = query(db_path, "select method, doc_id is not null from duplicates")
     assert methods == [("near", True)]  # the new version points to the earlier one
