@@ -17,8 +17,8 @@ output is a true positive, missing a false negative; a `without` snippet found a
 positive; micro-averaged), for the pipeline and for plain trafilatura with the gate's options
 (`--no-reference` skips the latter); title accuracy (exact after whitespace normalisation) on
 the pages with a title (the title as the clean stage stores it; also ignoring letter case, since
-many expected titles are the page's CSS-upper-cased rendering) and date accuracy on the pages with a date. A rejected page counts as no
-output, no title and no date. EXTRACTION_BENCH_MISSES=<path> writes the title and date misses.
+many expected titles are the page's CSS-upper-cased rendering) and date accuracy on the pages
+with a date. A rejected page counts as no output, no title and no date. EXTRACTION_BENCH_MISSES=<path> writes the title and date misses.
 
     .venv/bin/python bench/extraction_benchmark.py [--workers N] [--limit N] [--bootstrap N]
         [--only benchmark|trafilatura] [--no-reference]

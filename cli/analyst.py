@@ -135,12 +135,12 @@ def command_stories(args: argparse.Namespace) -> int:
 
 def no_stories_note(days: int, stories: int, grouped: int, latest: Any) -> str:
     """Why `corpus stories` printed no row, and what to try."""
-    window = f"whose last day is in the last {days} days"
     if not grouped:
         return (f"No story of more than one document yet ({stories} stories, one document"
                 " each): a story grows when a later document reports the same event.")
-    return (f"No story of more than one document {window}; {grouped} of the {stories} stories"
-            f" have more, the latest ending {latest}: widen the window with --days.")
+    return (f"No story of more than one document whose last day is in the last {days} days;"
+            f" {grouped} of the {stories} stories have more, the latest ending {latest}:"
+            " widen the window with --days.")
 
 
 SHELL_HELP = """.tables            tables and views

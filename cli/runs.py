@@ -57,8 +57,7 @@ def print_summary(report: Any, inputs: str = "files") -> None:
         justify_last=False,
     ))
     if report.reject_reasons:
-        console.print(table("rejected, by reason", ["reason", inputs],
-                                    report.reject_reasons))
+        console.print(table("rejected, by reason", ["reason", inputs], report.reject_reasons))
     if report.duplicates:
         rows = [(Path(dup).name, Path(of).name, method) for dup, of, method in report.duplicates]
         console.print(table("new duplicates", ["file", "duplicate of", "method"], rows, False))

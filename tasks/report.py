@@ -134,6 +134,7 @@ def finish_maintenance_stage(session: Warehouse, run_id: str, figures: dict[str,
 
 
 @task(name="publish-snapshot", cache_policy=NO_CACHE)
-def publish_snapshot_stage(session: Warehouse) -> str:
-    """Publish the analysts' read-only snapshot of the warehouse as it stands after this run."""
-    return str(session.publish_snapshot())
+def publish_snapshot_stage(session: Warehouse, unless_current: bool = False) -> str:
+    """Publish the analysts' read-only snapshot of the warehouse as it stands after this run;
+    `unless_current`: keep it where it holds every committed batch already."""
+    return str(session.publish_snapshot(unless_current))

@@ -41,6 +41,22 @@ def test_a_session_lets_go_of_its_connection_when_its_block_ends(tmp_path: Path)
     duckdb.connect(str(tmp_path / "w.duckdb")).close()
 
 
+def test_a_current_snapshot_is_kept_and_one_missing_a_committed_batch_is_not(
+        tmp_path: Path) -> None:
+    """A run that reads nothing keeps the snapshot, unless a batch was committed after it (a
+    run killed between its last commit and its publishing)."""
+    with session_on(tmp_path / "w.duckdb") as session:
+        first = session.publish_snapshot().stat().st_ino
+        assert session.publish_snapshot(unless_current=True).stat().st_ino == first
+        later = dt.datetime.now(dt.UTC).replace(tzinfo=None) + dt.timedelta(minutes=5)
+        session.con.execute("insert into load_batches values ('b', 'r0', 1, 0, 1, 0, 0, 0, ?)",
+                            [later])
+        republished = session.publish_snapshot(unless_current=True)
+        assert republished.stat().st_ino != first
+        with duckdb.connect(str(republished), read_only=True) as analyst:
+            assert analyst.execute("select count(*) from load_batches").fetchone() == (1,)
+
+
 def test_a_batch_loads_once_and_progress_follows_it(tmp_path: Path) -> None:
     """The writer publishes progress beside the file; the reader never opens the warehouse."""
     since = dt.datetime.now(dt.UTC).replace(tzinfo=None) - dt.timedelta(seconds=1)

@@ -9,6 +9,7 @@ read-only session of `corpus sql` and `corpus shell`.
 
 from __future__ import annotations
 
+import datetime as dt
 import logging
 import shutil
 from collections.abc import Callable, Iterator
@@ -52,9 +53,18 @@ class Warehouse(Writes):
         """Tell the progress bar (which never opens the file) how far this run has got."""
         publish_progress(self.con, self.path, run_id)
 
-    def publish_snapshot(self) -> Path:
-        """Publish the analysts' read-only copy of the warehouse as it stands now."""
-        return publish_snapshot(self.con, self.path, snapshot_path_for(self.path))
+    def publish_snapshot(self, unless_current: bool = False) -> Path:
+        """Publish the analysts' read-only copy of the warehouse as it stands now. With
+        `unless_current`, keep the one there is when it already holds every committed batch:
+        it was copied after the last batch's commit (a run killed before publishing leaves
+        batches newer than it), so only rows in `runs` may be missing from it."""
+        target = snapshot_path_for(self.path)
+        if unless_current and target.exists():
+            copied = dt.datetime.fromtimestamp(target.stat().st_mtime, dt.UTC)
+            (last,) = self.con.execute("select max(committed_at) from load_batches").fetchone()
+            if last is None or last < copied.replace(tzinfo=None):
+                return target
+        return publish_snapshot(self.con, self.path, target)
 
     def remove_partial_snapshots(self) -> list[Path]:
         """Half-written snapshot copies a killed run left behind."""
