@@ -448,6 +448,7 @@ def run_worker(fd: int) -> None:
     for name in ("trafilatura", "htmldate", "courlan"):  # their warnings are our Rejects
         logging.getLogger(name).setLevel(logging.ERROR)
     connection = multiprocessing.connection.Connection(fd)
+    connection.send(("ready", None))  # imports done: page deadlines start from here
     while True:
         try:
             job = connection.recv()
@@ -462,6 +463,10 @@ def run_worker(fd: int) -> None:
 
 
 _WORKER_CODE = "import sys; from tasks.extract import run_worker; run_worker(int(sys.argv[1]))"
+# A worker's start (a fresh interpreter importing trafilatura and the project, 2-3 s on an idle
+# machine, over 10 s on a busy one) is not part of any page's deadline: counted in, it turned
+# the first page of a run, and the page after each replaced worker, into extraction_timeout.
+START_TIMEOUT_S = 120.0
 _PROJECT_ROOT = str(Path(__file__).resolve().parents[1])
 
 
@@ -482,9 +487,16 @@ class _Worker:
             pass_fds=[child.fileno()], env=env, stdin=subprocess.DEVNULL)
         child.close()
         self.connection = multiprocessing.connection.Connection(parent.detach())
+        self.started = False
 
     def run(self, job: tuple[str, str | None, bool], timeout: float) -> Page:
+        """The page `job` read within `timeout` seconds, counted once the worker has started."""
         try:
+            if not self.started:
+                if not self.connection.poll(START_TIMEOUT_S):
+                    raise ExtractionCrash(f"worker did not start in {START_TIMEOUT_S:g}s")
+                self.connection.recv()  # ("ready", None)
+                self.started = True
             self.connection.send(job)
             if not self.connection.poll(timeout):
                 raise ExtractionTimeout(f"no result after {timeout:g}s")

@@ -170,6 +170,17 @@ def test_extraction_deadline_kills_and_replaces_the_worker() -> None:
     assert "council met" in page.text  # the replacement worker answers
 
 
+def test_a_slow_worker_start_is_not_part_of_the_first_page_deadline(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    # A busy machine, played by a start-up hook that delays the worker's interpreter by 2 s:
+    # the first page's 1 s deadline starts once the worker is ready.
+    (tmp_path / "sitecustomize.py").write_text("import time\ntime.sleep(2)\n", encoding="utf-8")
+    monkeypatch.setenv("PYTHONPATH", str(tmp_path))
+    with ExtractionWorkers(ExtractSettings(timeout_s=1)) as workers:
+        page = workers.read(_page(), "https://n.test/2024/03/05/a.html")
+    assert "council met" in page.text
+
+
 # ---------------------------------------------------------------- raw archive
 
 
