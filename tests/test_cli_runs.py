@@ -6,6 +6,7 @@ server; afterwards no process of either group may be left.
 
 from __future__ import annotations
 
+import datetime as dt
 import os
 import shutil
 import signal
@@ -92,6 +93,25 @@ def test_two_runs_at_once_one_loads_the_other_waits_and_finds_nothing_new(
     assert sorted(query(db, "select documents_new from runs")) == [(0,), (5,)]
     assert query(db, "select distinct status from runs") == [("completed",)]
     assert group_is_gone(first.pid) and group_is_gone(second.pid)
+
+
+def test_stored_times_are_utc_on_a_machine_in_another_time_zone(
+    tmp_path: Path, inbox: Path, env: dict[str, str]
+) -> None:
+    # DuckDB's current_timestamp is local time: `runs` was stored 5 hours behind the batches
+    # in New York, and the progress file (compared with a UTC start) never showed.
+    db = tmp_path / "data" / "corpus.duckdb"
+    db.parent.mkdir()
+    before = dt.datetime.now(dt.UTC).replace(tzinfo=None) - dt.timedelta(seconds=1)
+    code, out = finish(start(db, inbox, {**env, "TZ": "America/New_York"}))
+    after = dt.datetime.now(dt.UTC).replace(tzinfo=None) + dt.timedelta(seconds=1)
+    assert code == 0, out[-3000:]
+    stored = query(db, "select started_at, finished_at from runs"
+                       " union all select committed_at, committed_at from load_batches"
+                       " union all select applied_at, applied_at from schema_migrations")
+    assert len(stored) >= 3
+    for moments in stored:
+        assert all(before <= moment <= after for moment in moments), (before, moments, after)
 
 
 def test_a_run_waits_for_a_session_holding_the_live_file(

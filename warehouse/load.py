@@ -78,6 +78,8 @@ def _rows_of_new(columns: dict[str, list], stored: set[str]) -> dict[str, list]:
 
 
 def _now() -> dt.datetime:
+    """Every stored time is naive UTC, taken here: DuckDB's current_timestamp is in the
+    machine's time zone (ICU), which put `runs` hours away from the rest on a machine not on UTC."""
     return dt.datetime.now(dt.UTC).replace(tzinfo=None)
 
 
@@ -248,24 +250,26 @@ class Writes(Reads):
         """Record a run as started (a re-started run with the same id keeps its first start),
         and mark any other run still `running` as `crashed`: the session holds the run lock
         (warehouse/lock.py), so no other run can be going. Returns the ids so marked."""
+        now = _now()
         crashed = [run for (run,) in self.con.execute(
-            "update runs set status = 'crashed', finished_at = current_timestamp"
-            " where status = 'running' and run_id <> ? returning run_id", [run_id]).fetchall()]
+            "update runs set status = 'crashed', finished_at = ?"
+            " where status = 'running' and run_id <> ? returning run_id", [now, run_id]
+        ).fetchall()]
         self.con.execute(
             "insert into runs (run_id, flow, started_at, status, parameters)"
-            " values (?, ?, current_timestamp, 'running', ?) on conflict do nothing",
-            [run_id, flow, json.dumps(parameters, default=str)],
+            " values (?, ?, ?, 'running', ?) on conflict do nothing",
+            [run_id, flow, now, json.dumps(parameters, default=str)],
         )
         return crashed
 
     def finish_run(self, run_id: str, figures: dict[str, int], report: dict) -> None:
         """Store a run's figures and its report, and mark it completed."""
         self.con.execute(
-            "update runs set finished_at = current_timestamp, status = 'completed',"
+            "update runs set finished_at = ?, status = 'completed',"
             " files_seen = ?, files_unchanged = ?, documents_new = ?, duplicates_new = ?,"
             " rejects_new = ?, report = ? where run_id = ?",
             [
-                figures["files_seen"], figures["files_unchanged"], figures["documents_new"],
+                _now(), figures["files_seen"], figures["files_unchanged"], figures["documents_new"],
                 figures["duplicates_new"], figures["rejects_new"],
                 json.dumps(report, default=str), run_id,
             ],
@@ -273,8 +277,8 @@ class Writes(Reads):
 
     def mark_failed(self, run_id: str) -> None:
         """Mark a run that raised as `failed`."""
-        self.con.execute("update runs set status = 'failed', finished_at = current_timestamp"
-                         " where run_id = ?", [run_id])
+        self.con.execute("update runs set status = 'failed', finished_at = ? where run_id = ?",
+                         [_now(), run_id])
 
     def reset_near_duplicates(self) -> None:
         """Forget every near-duplicate finding and band key (inside the caller's transaction)."""

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import re
 from importlib import resources
 
@@ -35,7 +36,8 @@ def migrate(con: duckdb.DuckDBPyConnection) -> list[str]:
         try:
             con.execute(sql)
             con.execute(
-                "insert into schema_migrations values (?, ?, current_timestamp)", [version, name]
+                "insert into schema_migrations values (?, ?, ?)",
+                [version, name, dt.datetime.now(dt.UTC).replace(tzinfo=None)],  # naive UTC
             )
             con.execute("commit")
         except Exception:
