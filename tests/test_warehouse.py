@@ -57,6 +57,33 @@ def test_a_current_snapshot_is_kept_and_one_missing_a_committed_batch_is_not(
             assert analyst.execute("select count(*) from load_batches").fetchone() == (1,)
 
 
+def test_a_snapshot_older_than_a_killed_maintenance_run_is_published_again(
+        tmp_path: Path) -> None:
+    """A re-tag (or re-group, or dedup) killed midway has committed changes but written no
+    batch: the next run that reads nothing still publishes, and the one after keeps that."""
+    db = tmp_path / "w.duckdb"
+    with session_on(db, "ingest-1") as session:
+        first = session.publish_snapshot().stat().st_ino
+    with session_on(db, "retag") as session:
+        session.begin_run("retag", "retag", {})
+        session.con.execute("create table retagged as select 1 as n")  # its committed work
+    figures = dict.fromkeys(("files_seen", "files_unchanged", "documents_new",
+                             "duplicates_new", "rejects_new"), 0)
+    for owner in ("ingest-2", "ingest-3"):
+        with session_on(db, owner) as session:
+            assert session.begin_run(owner, "ingest-files", {}) == (
+                ["retag"] if owner == "ingest-2" else [])
+            session.finish_run(owner, figures, {})
+            published = session.publish_snapshot(unless_current=True).stat().st_ino
+        if owner == "ingest-2":
+            assert published != first
+            with duckdb.connect(str(snapshot_path_for(db)), read_only=True) as analyst:
+                assert analyst.execute("select count(*) from retagged").fetchone() == (1,)
+            second = published
+        else:
+            assert published == second
+
+
 def test_a_batch_loads_once_and_progress_follows_it(tmp_path: Path) -> None:
     """The writer publishes progress beside the file; the reader never opens the warehouse."""
     since = dt.datetime.now(dt.UTC).replace(tzinfo=None) - dt.timedelta(seconds=1)

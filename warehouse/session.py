@@ -40,9 +40,11 @@ QueryError = duckdb.Error
 class Warehouse(Writes):
     """A writing run's session: its connection, held under the run lock from start to end."""
 
-    def __init__(self, con: duckdb.DuckDBPyConnection, settings: WarehouseSettings) -> None:
+    def __init__(self, con: duckdb.DuckDBPyConnection, settings: WarehouseSettings,
+                 owner: str = "") -> None:
         super().__init__(con)
         self.path = Path(settings.db_path)
+        self.owner = owner  # the run holding the session
 
     def pages(self, read: Callable[[int, int], list[Row]], size: int) -> Iterator[list[Row]]:
         """Every stored document through `read(offset, limit)`, `size` at a time."""
@@ -55,14 +57,19 @@ class Warehouse(Writes):
 
     def publish_snapshot(self, unless_current: bool = False) -> Path:
         """Publish the analysts' read-only copy of the warehouse as it stands now. With
-        `unless_current`, keep the one there is when it already holds every committed batch:
-        it was copied after the last batch's commit (a run killed before publishing leaves
-        batches newer than it), so only rows in `runs` may be missing from it."""
+        `unless_current`, keep the one there is when it already holds every committed change:
+        no batch was committed after it was copied, and every other run since then ended
+        `completed` (a run killed or failed before publishing, an ingest or a re-tag, re-group or
+        dedup that commits as it goes, may have left changes newer than it), so only rows in
+        `runs` may be missing from it."""
         target = snapshot_path_for(self.path)
         if unless_current and target.exists():
-            copied = dt.datetime.fromtimestamp(target.stat().st_mtime, dt.UTC)
-            (last,) = self.con.execute("select max(committed_at) from load_batches").fetchone()
-            if last is None or last < copied.replace(tzinfo=None):
+            copied = dt.datetime.fromtimestamp(target.stat().st_mtime, dt.UTC).replace(tzinfo=None)
+            (newer,) = self.con.execute(
+                "select coalesce((select max(committed_at) from load_batches) >= ?, false)"
+                " or exists (select 1 from runs where started_at >= ? and run_id <> ?"
+                " and status <> 'completed')", [copied, copied, self.owner]).fetchone()
+            if not newer:
                 return target
         return publish_snapshot(self.con, self.path, target)
 
@@ -80,7 +87,7 @@ def open_warehouse(settings: WarehouseSettings, owner: str) -> Iterator[Warehous
         con = open_database(settings.db_path, timeout_s=settings.lock_timeout_s,
                             memory_limit=settings.duckdb_memory_limit,
                             config={"temp_directory": f"{settings.db_path}.tmp"})
-        session = Warehouse(con, settings)
+        session = Warehouse(con, settings, owner)
         try:
             migrate(con)
             try:
