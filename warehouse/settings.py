@@ -263,7 +263,8 @@ class ExtractSettings(BaseSettings):
 
     timeout_s: float = Field(
         10.0, gt=0, validation_alias=_env("EXTRACTION_TIMEOUT_S"),
-        description="Deadline for extracting one page; the worker is killed and replaced.",
+        description="Deadline for extracting one page, counted once its worker has started; "
+        "the worker is killed and replaced.",
     )
     processes: int = Field(1, ge=1, validation_alias=_env("EXTRACTION_PROCESSES"),
                            description="Extraction worker processes.")
