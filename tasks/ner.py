@@ -15,7 +15,11 @@ The news rules, after the statistical model (each its own pipeline component):
   matches exactly;
 - document consistency: the pipeline sees the whole document, so a name keeps one type in it (the
   type most of its mentions got), the bare surname of a PER is PER, and occurrences the model
-  missed (results tables, all-caps headlines) get the type the name has elsewhere in the document.
+  missed (results tables, all-caps headlines) get the type the name has elsewhere in the document;
+- governments in Italian news: a lower-case "governo" after a definite article ("il governo",
+  "del governo cinese") is an organisation, as Italian news annotation has it (KIND's Wikinews
+  part tags "il governo" ORG in 137 of 144 cases; its essays and fiction, which the model also
+  learnt from, almost never do), with a nationality adjective that follows it.
 
 Keys: a curated alias takes its entity's key, so "Mosca", "Moscow" and "Moskva" all give
 "moscow"; anything else takes a slug of its text. Inside one document a bare surname takes the key
@@ -51,7 +55,7 @@ GAZETTEER_DIR = Path(__file__).parent / "gazetteer"
 BUNDLED_MODELS = Path(__file__).parent / "models"
 # Part of every bundled tagger's name, so stored mentions say which rules produced them:
 # bump it whenever the gazetteer files or the rules in this module change.
-GAZETTEER_VERSION = 2
+GAZETTEER_VERSION = 3
 UNDETERMINED = "und"
 MULTILINGUAL = "xx"  # spaCy's language-neutral tokenizer, for codes it has no tokenizer for
 GAZETTEER_PIPE = "corpusflow_gazetteer"  # a span_ruler: curated names into doc.spans
@@ -60,6 +64,7 @@ MERGE_PIPE = "corpusflow_gazetteer_merge"
 DATELINES_PIPE = "corpusflow_datelines"
 CONSISTENCY_PIPE = "corpusflow_document_consistency"
 TITLED_NAMES_PIPE = "corpusflow_titled_names"
+GOVERNMENTS_PIPE = "corpusflow_governments"
 # meta.json "name" of the pipelines train_ner.py builds: those get the news rules too.
 CORPUSFLOW_MODEL_PREFIX = "corpusflow_ner"
 
@@ -546,6 +551,34 @@ def _spreadable(entities: list[Span]) -> set[tuple[str, ...]]:
     return {name for name, e in first.items() if _is_name(e) and e.label_ != "MISC"}
 
 
+# Per language: definite articles (bare or joined to a preposition), lower-case nouns naming a
+# government, and the endings of the nationality adjectives that may follow one.
+_GOVERNMENTS = {
+    "it": (frozenset({"il", "del", "dal", "al", "nel", "sul", "col"}), frozenset({"governo"}),
+           re.compile(r"(?:ese|ano|ino|eno|ico|sco|cco|sso|ro|alo|ita)$")),
+}
+
+
+@Language.component(GOVERNMENTS_PIPE)
+def tag_governments(doc: Doc) -> Doc:
+    """ORG for "il governo" and "il governo cinese" where no other entity holds the words."""
+    rules = _GOVERNMENTS.get(doc.lang_)
+    if rules is None:
+        return doc
+    articles, nouns, nationality = rules
+    found = []
+    for token in doc[1:]:
+        if token.text in nouns and token.ent_type == 0 and doc[token.i - 1].lower_ in articles:
+            end = token.i + 1
+            if (end < len(doc) and doc[end].is_lower and doc[end].ent_type == 0
+                    and nationality.search(doc[end].text)):
+                end += 1
+            found.append(Span(doc, token.i, end, label="ORG"))
+    if found:
+        doc.ents = sorted([*doc.ents, *found], key=lambda e: e.start)
+    return doc
+
+
 # --- pipelines ----------------------------------------------------------------------------------
 
 
@@ -618,6 +651,7 @@ def _bundled_tagger(path: Path) -> Tagger:
     nlp.add_pipe(DATELINES_PIPE)
     _add_gazetteer(nlp)
     nlp.add_pipe(CONSISTENCY_PIPE)
+    nlp.add_pipe(GOVERNMENTS_PIPE)  # last: consistency must not spread it to "un governo"
     return Tagger(f"{_package_name(nlp)}+{_gazetteer_name(nlp.lang)}", nlp, trims=False)
 
 

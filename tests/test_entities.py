@@ -28,7 +28,7 @@ from warehouse.records import Mention
 SEEDS = Path(__file__).resolve().parents[1] / "seeds"
 DEFAULT_MODELS = entities.BUNDLED_MODELS
 # Stored mentions carry GAZETTEER_VERSION in their tagger name: a gazetteer edit must bump it.
-PINNED_GAZETTEER = (2, "11de53164faccb899f365bf77dd2e5afabc3f02cbd6f8c9304b21e1529cd4d33")
+PINNED_GAZETTEER = (3, "11de53164faccb899f365bf77dd2e5afabc3f02cbd6f8c9304b21e1529cd4d33")
 
 Expected = list[tuple[str, str, str]]  # (text, label, key) in text order
 
@@ -216,7 +216,7 @@ def test_bundled_trained_pipeline_gets_the_news_rules_after_its_ner(
         load_tagger.cache_clear()
     assert tagger.nlp.pipe_names == [
         "ner", "corpusflow_datelines", "corpusflow_gazetteer", "corpusflow_gazetteer_merge",
-        "corpusflow_document_consistency"]
+        "corpusflow_document_consistency", "corpusflow_governments"]
     assert tagger.name == f"nl_corpusflow_test@0.1.0+corpusflow-gazetteer-nl@{GAZETTEER_VERSION}"
     assert {("Vladimir Putin", "PER", "vladimir_putin"), ("Macron", "PER", "emmanuel_macron")} \
         <= set(found(mentions))

@@ -15,6 +15,7 @@ from tasks import ner as entities
 from tasks.ner import (
     CONSISTENCY_PIPE,
     DATELINES_PIPE,
+    GOVERNMENTS_PIPE,
     dateline_place,
     load_tagger,
     tag_entities,
@@ -195,6 +196,35 @@ def test_italian_parties_and_institutions() -> None:
     assert mention_of(mentions, "Governo") == ("ORG", "italian_government")
     assert mention_of(mentions, "Senato") == ("ORG", "italian_senate")
     assert mention_of(mentions, "Camera") == ("ORG", "italian_chamber_of_deputies")
+
+
+@pytest.mark.parametrize(
+    ("text", "model", "governments"),
+    [
+        ("Il governo ha approvato il decreto.", [], [("governo", "ORG")]),
+        ("Le sanzioni del governo cinese sono state criticate dal governo.", [],
+         [("governo cinese", "ORG"), ("governo", "ORG")]),
+        ("Un governo di unità nazionale è la scelta di governo più probabile.", [], []),
+        ("Il governo guidato da Mario Draghi si è dimesso.", [("Mario Draghi", "PER")],
+         [("governo", "ORG")]),
+        ("Il governo Meloni ha giurato al Quirinale.",  # "Meloni" stays the model's
+         [("Meloni", "PER"), ("Quirinale", "ORG")], [("governo", "ORG")]),
+        ("The government said the government would act.", [], []),  # Italian only
+    ],
+)
+def test_a_government_after_a_definite_article_is_an_organisation(
+        text: str, model: list[tuple[str, str]], governments: list[tuple[str, str]]) -> None:
+    language = "en" if text.startswith("The") else "it"
+    found = run(GOVERNMENTS_PIPE, with_model_ents(language, text, model))
+    assert [entity for entity in found if entity not in model] == governments
+    assert [entity for entity in found if entity in model] == model
+
+
+def test_italian_news_governments_end_to_end() -> None:
+    mentions = tagged("ROMA - Il governo italiano e il governo tedesco hanno firmato l'accordo.",
+                      "it")
+    assert mention_of(mentions, "governo italiano") == ("ORG", "italian_government")
+    assert mention_of(mentions, "governo tedesco") == ("ORG", "governo_tedesco")
 
 
 def test_results_table_scores_stay_out_of_names() -> None:
