@@ -117,6 +117,10 @@ MIXES = {
         "news": ["kind_wn"],
         "news-kind": ["kind_wn", "kind_other"],
         "news-kind-val": ["kind_wn", "kind_other", "wnval"],
+        # Without KIND's other domains, whose conventions differ from Wikinews: Moro's writings
+        # (the largest part) tag country names LOC in 894 of 898 cases and "il governo" never,
+        # where WN_train tags 31 % of country mentions and nearly every "il governo" ORG.
+        "news-val": ["kind_wn", "wnval"],
         # The same with the in-domain KIND Wikinews training sentences twice (oversampled).
         "news-kind-val-wn2": ["kind_wn", "kind_wn", "kind_other", "wnval"],
     },
