@@ -65,6 +65,9 @@ DATELINES_PIPE = "corpusflow_datelines"
 CONSISTENCY_PIPE = "corpusflow_document_consistency"
 TITLED_NAMES_PIPE = "corpusflow_titled_names"
 GOVERNMENTS_PIPE = "corpusflow_governments"
+# The id of the governments rule's spans: their key is their own text's, never a curated one
+# ("il governo" in a report from Kyiv is not the gazetteer's italian_government).
+GOVERNMENT_SPAN_ID = "corpusflow_government"
 # meta.json "name" of the pipelines train_ner.py builds: those get the news rules too.
 CORPUSFLOW_MODEL_PREFIX = "corpusflow_ner"
 
@@ -561,7 +564,8 @@ _GOVERNMENTS = {
 
 @Language.component(GOVERNMENTS_PIPE)
 def tag_governments(doc: Doc) -> Doc:
-    """ORG for "il governo" and "il governo cinese" where no other entity holds the words."""
+    """ORG for "il governo" and "il governo cinese" where no other entity holds the words, keyed
+    by their own text ("governo", "governo_cinese"): which government it is, the words do not say."""
     rules = _GOVERNMENTS.get(doc.lang_)
     if rules is None:
         return doc
@@ -573,7 +577,7 @@ def tag_governments(doc: Doc) -> Doc:
             if (end < len(doc) and doc[end].is_lower and doc[end].ent_type == 0
                     and nationality.search(doc[end].text)):
                 end += 1
-            found.append(Span(doc, token.i, end, label="ORG"))
+            found.append(Span(doc, token.i, end, label="ORG", span_id=GOVERNMENT_SPAN_ID))
     if found:
         doc.ents = sorted([*doc.ents, *found], key=lambda e: e.start)
     return doc
@@ -771,7 +775,8 @@ def _mention(
     guarded = mid_sentence_aliases(entity.doc.lang_)
     if curated and surface in guarded and opens_sentence(text, start):
         return None
-    key = (curated or alias_keys().get(slugify(surface))
+    own = entity.ent_id_ == GOVERNMENT_SPAN_ID
+    key = (curated or (not own and alias_keys().get(slugify(surface)))
            or (label == "LOC" and _administrative_key(surface)) or slugify(surface))
     return Mention(doc_id=doc_id, tagger=tagger, start_char=start, end_char=end, label=label,
                    text=surface, key=key)
