@@ -14,7 +14,7 @@ from pydantic import BaseModel
 
 from warehouse.bind import rows_of
 from warehouse.queries import Reads
-from warehouse.records import BandKeys, Batch, Mention, Source, StorySplit
+from warehouse.records import BandKeys, Batch, Mention, Source, StorySplit, utc_now
 
 # The key of each table. Most tables keep no key index (migrations 0008 and 0009: DuckDB holds
 # such an index wholly in memory), so the writer keeps the keys unique: a batch's rows are
@@ -75,12 +75,6 @@ def _rows_of_new(columns: dict[str, list], stored: set[str]) -> dict[str, list]:
     if len(kept) == len(columns["doc_id"]):
         return columns
     return {name: [values[n] for n in kept] for name, values in columns.items()}
-
-
-def _now() -> dt.datetime:
-    """Every stored time is naive UTC, taken here: DuckDB's current_timestamp is in the
-    machine's time zone (ICU), which put `runs` hours away from the rest on a machine not on UTC."""
-    return dt.datetime.now(dt.UTC).replace(tzinfo=None)
 
 
 class Writes(Reads):
@@ -158,7 +152,7 @@ class Writes(Reads):
         with self.transaction():
             if self.batch_is_loaded(batch.batch_id):
                 return False
-            self._write_batch(batch, _now())
+            self._write_batch(batch, utc_now())
         return True
 
     def _write_batch(self, batch: Batch, now: dt.datetime) -> None:
@@ -250,7 +244,7 @@ class Writes(Reads):
         """Record a run as started (a re-started run with the same id keeps its first start),
         and mark any other run still `running` as `crashed`: the session holds the run lock
         (warehouse/lock.py), so no other run can be going. Returns the ids so marked."""
-        now = _now()
+        now = utc_now()
         crashed = [run for (run,) in self.con.execute(
             "update runs set status = 'crashed', finished_at = ?"
             " where status = 'running' and run_id <> ? returning run_id", [now, run_id]
@@ -269,7 +263,7 @@ class Writes(Reads):
             " files_seen = ?, files_unchanged = ?, documents_new = ?, duplicates_new = ?,"
             " rejects_new = ?, report = ? where run_id = ?",
             [
-                _now(), figures["files_seen"], figures["files_unchanged"], figures["documents_new"],
+                utc_now(), figures["files_seen"], figures["files_unchanged"], figures["documents_new"],
                 figures["duplicates_new"], figures["rejects_new"],
                 json.dumps(report, default=str), run_id,
             ],
@@ -278,7 +272,7 @@ class Writes(Reads):
     def mark_failed(self, run_id: str) -> None:
         """Mark a run that raised as `failed`."""
         self.con.execute("update runs set status = 'failed', finished_at = ? where run_id = ?",
-                         [_now(), run_id])
+                         [utc_now(), run_id])
 
     def reset_near_duplicates(self) -> None:
         """Forget every near-duplicate finding and band key (inside the caller's transaction)."""
@@ -289,7 +283,7 @@ class Writes(Reads):
         self, run_id: str, duplicates: Sequence[BaseModel], bands: BandKeys
     ) -> None:
         """Store recomputed near duplicates and band keys (inside the caller's transaction)."""
-        self.insert_rows("duplicates", _dicts(duplicates, run_id=run_id, recorded_at=_now()))
+        self.insert_rows("duplicates", _dicts(duplicates, run_id=run_id, recorded_at=utc_now()))
         self.insert_columns("lsh_bands", bands.without(set()).columns(), only_new=False)
 
     def reset_stories(self) -> None:

@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
-import datetime as dt
 import re
 from importlib import resources
 
 import duckdb
+
+from warehouse.records import utc_now
 
 _NAME = re.compile(r"^(\d{4})_[a-z0-9_]+\.sql$")
 
@@ -36,8 +37,7 @@ def migrate(con: duckdb.DuckDBPyConnection) -> list[str]:
         try:
             con.execute(sql)
             con.execute(
-                "insert into schema_migrations values (?, ?, ?)",
-                [version, name, dt.datetime.now(dt.UTC).replace(tzinfo=None)],  # naive UTC
+                "insert into schema_migrations values (?, ?, ?)", [version, name, utc_now()]
             )
             con.execute("commit")
         except Exception:

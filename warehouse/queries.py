@@ -139,6 +139,17 @@ class Reads:
             [run_id, [key for key, _, _ in top], [label for _, label, _ in top]]).fetchall())
         return [(key, label, names[key, label], documents) for key, label, documents in top]
 
+    def changed_since(self, moment: dt.datetime, except_run: str) -> bool:
+        """Whether the warehouse may hold changes newer than `moment` (naive UTC): a batch
+        committed since, or a run other than `except_run` started since that did not end
+        `completed` (killed or failed before publishing; re-tag, re-group and dedup commit as
+        they go without batches)."""
+        (changed,) = self.con.execute(
+            "select coalesce((select max(committed_at) from load_batches) >= ?, false)"
+            " or exists (select 1 from runs where started_at >= ? and run_id <> ?"
+            " and status <> 'completed')", [moment, moment, except_run]).fetchone()
+        return bool(changed)
+
     def table_counts(self) -> dict[str, int]:
         """Row count of every table the pipeline writes."""
         tables = ("runs", "sources", "documents", "duplicates", "mentions", "rejects", "load_batches")

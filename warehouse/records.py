@@ -27,6 +27,13 @@ def utc_naive(moment: dt.datetime) -> dt.datetime:
     return moment.astimezone(dt.UTC).replace(tzinfo=None) if moment.tzinfo else moment
 
 
+def utc_now() -> dt.datetime:
+    """Now, as the warehouse stores every time: naive UTC, taken here rather than from DuckDB,
+    whose current_timestamp is in the machine's time zone (ICU), which put `runs` hours away
+    from the rest on a machine not on UTC."""
+    return dt.datetime.now(dt.UTC).replace(tzinfo=None)
+
+
 def source_id_for(locator: str) -> str:
     """Stable key of a source (a file path or a URL): a hash of its locator."""
     return sha256_hex(locator)[:32]

@@ -26,6 +26,7 @@ from warehouse.lock import run_lock
 from warehouse.migrate import migrate
 from warehouse.progress import publish_progress
 from warehouse.queries import Reads
+from warehouse.records import utc_naive
 from warehouse.settings import WarehouseSettings
 from warehouse.snapshot import publish_snapshot, remove_partial_copies, snapshot_path_for
 
@@ -64,12 +65,8 @@ class Warehouse(Writes):
         `runs` may be missing from it."""
         target = snapshot_path_for(self.path)
         if unless_current and target.exists():
-            copied = dt.datetime.fromtimestamp(target.stat().st_mtime, dt.UTC).replace(tzinfo=None)
-            (newer,) = self.con.execute(
-                "select coalesce((select max(committed_at) from load_batches) >= ?, false)"
-                " or exists (select 1 from runs where started_at >= ? and run_id <> ?"
-                " and status <> 'completed')", [copied, copied, self.owner]).fetchone()
-            if not newer:
+            copied = utc_naive(dt.datetime.fromtimestamp(target.stat().st_mtime, dt.UTC))
+            if not self.changed_since(copied, self.owner):
                 return target
         return publish_snapshot(self.con, self.path, target)
 
