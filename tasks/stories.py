@@ -85,6 +85,8 @@ him she how per via yet did does done still even made make many much own same bo
 che per con non una uno del della dei delle degli dal dalla dai nel nella nei nelle sul sulla
 sono come anche più alla alle agli allo gli lei lui loro suo sua suoi sue questo questa questi
 queste quello quella essere stato stata hanno aveva dopo prima fra tra ancora già dove quando
+dell nell sull dall quell quest anch mentre contro verso però cioè quindi inoltre intanto ogni
+tutti tutto tutta tutte molto molti poi ora qui sia era erano sarà
 der die das und ein eine einer eines dem den des mit von für auf ist nicht sich auch als noch
 wie bei aus nach wird werden wurde sind hat haben zum zur oder aber mehr einem einen sie ihr
 los las del con por para una uno que como más pero sus les entre sobre este esta ese esa fue
