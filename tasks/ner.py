@@ -55,7 +55,7 @@ GAZETTEER_DIR = Path(__file__).parent / "gazetteer"
 BUNDLED_MODELS = Path(__file__).parent / "models"
 # Part of every bundled tagger's name, so stored mentions say which rules produced them:
 # bump it whenever the gazetteer files or the rules in this module change.
-GAZETTEER_VERSION = 3
+GAZETTEER_VERSION = 4
 UNDETERMINED = "und"
 MULTILINGUAL = "xx"  # spaCy's language-neutral tokenizer, for codes it has no tokenizer for
 GAZETTEER_PIPE = "corpusflow_gazetteer"  # a span_ruler: curated names into doc.spans

@@ -128,14 +128,23 @@ def test_consistency_leaves_common_words_and_misc_alone() -> None:
 def test_gazetteer_never_shortens_a_longer_model_name() -> None:
     nlp = spacy.blank("en")
     entities._add_gazetteer(nlp)
-    doc = nlp.make_doc("Real Madrid beat Lazio in Madrid; Air France flew to Moscow.")
+    # Clubs and companies named after places that the gazetteer does not list (Real Madrid and
+    # Air France are listed since version 4, with keys of their own).
+    doc = nlp.make_doc("Dynamo Kyiv beat Lazio in Madrid; Air Moldova flew to Moscow.")
     doc.ents = [Span(doc, 0, 2, label="ORG"), Span(doc, 7, 9, label="ORG"),
                 Span(doc, 11, 12, label="ORG")]  # the "model": Moscow mistyped as ORG
     for _, component in nlp.pipeline:
         doc = component(doc)
     assert [(e.text, e.label_, e.ent_id_) for e in doc.ents] == [
-        ("Real Madrid", "ORG", ""), ("Madrid", "LOC", "madrid"),
-        ("Air France", "ORG", ""), ("Moscow", "LOC", "moscow")]
+        ("Dynamo Kyiv", "ORG", ""), ("Madrid", "LOC", "madrid"),
+        ("Air Moldova", "ORG", ""), ("Moscow", "LOC", "moscow")]
+    doc = nlp.make_doc("Real Madrid beat Lazio in Madrid; Air France flew to Moscow.")
+    doc.ents = [Span(doc, 0, 2, label="ORG"), Span(doc, 7, 9, label="ORG")]
+    for _, component in nlp.pipeline:
+        doc = component(doc)
+    assert [(e.text, e.label_, e.ent_id_) for e in doc.ents] == [
+        ("Real Madrid", "ORG", "real_madrid"), ("Madrid", "LOC", "madrid"),
+        ("Air France", "ORG", "air_france"), ("Moscow", "LOC", "moscow")]
 
 
 # --- the default pipeline on news -----------------------------------------------------------------
