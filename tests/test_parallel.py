@@ -28,15 +28,30 @@ TABLES = {
 }
 
 
+PLACES = ("Kyiv", "Moscow", "Berlin", "Rome", "Warsaw", "Paris")
+PEOPLE = ("Vladimir Putin", "Olaf Scholz", "Giorgia Meloni", "Emmanuel Macron", "Andrzej Duda")
+
+
 def fill_inbox(inbox: Path) -> int:
     """The seeds, a copy of one (an exact duplicate), a file that is rejected, and 300 BBC
-    articles when the development data is there."""
+    articles when the development data is there, else 60 short reports written here: enough
+    batches of 40 for both workers either way."""
     shutil.copytree(SEEDS, inbox)
     shutil.copy(next(iter(sorted(SEEDS.glob("*.txt")))), inbox / "copy-of-first.txt")
     (inbox / "empty.txt").write_text("   \n", encoding="utf-8")
     bbc = sorted((SHARED_DATA / "bbc-news").glob("*/*.txt"))[::7][:300]
     for n, path in enumerate(bbc):
         shutil.copy(path, inbox / f"bbc-{n:03d}.txt")
+    if not bbc:
+        for n in range(60):
+            place, other = PLACES[n % 6], PLACES[(n + 1) % 6]
+            person = PEOPLE[n % 5]
+            (inbox / f"report-{n:02d}.txt").write_text(
+                f"Talks in {place}, day {n}\n\n{person} arrived in {place} on day {n} of the "
+                f"talks and met the delegation from {other}. Officials in {other} said {n + 3} "
+                f"agreements were ready, and NATO and the European Union sent observers. "
+                f"{person} is expected to travel on to {other} after {n % 4 + 2} more days.\n",
+                encoding="utf-8")
     return len(bbc)
 
 
