@@ -63,8 +63,11 @@ def print_summary(report: Any, inputs: str = "files") -> None:
         console.print(table("new duplicates", ["file", "duplicate of", "method"], rows, False))
     console.print(table(f"documents per language ({report.documents_total} in the warehouse)",
                         ["language", "documents"], report.languages))
-    console.print(table("top entities", ["entity", "key", "label", "documents"],
-                        [(name, key, label, docs) for key, label, name, docs in report.top_entities]))
+    if report.top_entities:  # a run with nothing new has none: no empty table to puzzle over
+        console.print(table("top entities of this run's new documents",
+                            ["entity", "key", "label", "documents"],
+                            [(name, key, label, docs)
+                             for key, label, name, docs in report.top_entities]))
     if report.stories:
         console.print(table("stories this run started or grew",
                             ["story", "documents", "new this run"],
@@ -116,12 +119,15 @@ def run_with_progress(run: Callable[[], Any], db_path: Path) -> Any:
 
 def command_run(args: argparse.Namespace) -> int:
     settings = command_settings(args)
+    from tasks.discover import check_inbox
+
+    inbox = args.inbox or settings.files.inbox
+    check_inbox(inbox)  # one line for a typo, not a failed flow run's tracebacks
     report_to_prefect()
     from flows.ingest_files import ingest_files
     from flows.params import IngestFilesParams
 
-    params = IngestFilesParams(inbox=args.inbox or settings.files.inbox,
-                               batch_size=args.batch_size)
+    params = IngestFilesParams(inbox=inbox, batch_size=args.batch_size)
     report = run_with_progress(lambda: ingest_files(params, settings=settings),
                                settings.warehouse.db_path)
     print_summary(report)

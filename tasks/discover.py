@@ -104,6 +104,26 @@ def _is_input(path: str, root: str) -> bool:
     return os.path.islink(path) and not is_inside(os.path.realpath(path), root)
 
 
+class InboxMissing(FileNotFoundError):
+    """An inbox folder (or the folder a glob starts from) that does not exist: a typo or an
+    unmounted disk, not an empty inbox."""
+
+
+def _inbox_base(pattern: str) -> tuple[str, bool]:
+    """(the folder an inbox pattern lists, whether the pattern is that folder itself)."""
+    folder = os.path.isdir(pattern)
+    base = pattern if folder else inbox_base(pattern)
+    if not os.path.exists(base):
+        raise InboxMissing(f"inbox {pattern!r} does not exist ({base!r} not found)")
+    return base, folder
+
+
+def check_inbox(patterns: Iterable[str]) -> None:
+    """Raise InboxMissing for the first pattern whose folder does not exist, before a run."""
+    for pattern in patterns:
+        _inbox_base(os.path.expanduser(pattern))
+
+
 def list_inbox(patterns: Iterable[str]) -> list[tuple[str, str]]:
     """(absolute path, resolved inbox folder) of the inputs under directories or matching globs,
     sorted, unique. Hidden files and folders (dot-names below the inbox) are passed over:
@@ -111,10 +131,7 @@ def list_inbox(patterns: Iterable[str]) -> list[tuple[str, str]]:
     found: dict[str, str] = {}
     for pattern in patterns:
         pattern = os.path.expanduser(pattern)
-        folder = os.path.isdir(pattern)
-        base = pattern if folder else inbox_base(pattern)
-        if not os.path.exists(base):  # a typo or an unmounted disk, not an empty inbox
-            raise FileNotFoundError(f"inbox {pattern!r} does not exist ({base!r} not found)")
+        base, folder = _inbox_base(pattern)
         root = os.path.realpath(base)
         listed = _walk(pattern) if folder else ((path, True) for path in _glob(pattern, base))
         for path, may_be_folder in listed:

@@ -171,3 +171,19 @@ def test_ctrl_c_stops_the_run_quietly_and_the_next_run_marks_it_crashed(
     [(crashed,)] = query(db, "select run_id from runs where status = 'crashed'")
     with get_client(sync_client=True) as client:  # the session's server, which the child used
         assert client.read_flow_run(crashed).state_type.value == "CRASHED"
+
+
+def test_an_inbox_that_does_not_exist_is_one_line_and_no_run(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """A typo in --inbox: exit status 2 and one sentence saying which folder, before any
+    warehouse or Prefect run exists (it printed a failed flow run's three tracebacks)."""
+    from cli import EXIT_NO_INBOX, main
+
+    db = tmp_path / "corpus.duckdb"
+    status = main(["run", "--inbox", str(SEEDS), str(tmp_path / "no-such-folder"),
+                   "--db", str(db)])
+    out = " ".join(capsys.readouterr().out.split())
+    assert status == EXIT_NO_INBOX == 2
+    assert f"inbox '{tmp_path / 'no-such-folder'}' does not exist" in out
+    assert "Traceback" not in out and "nothing was run" in out
+    assert not db.exists()
