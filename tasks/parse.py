@@ -148,7 +148,7 @@ def parse_json_record(line: str) -> dict:
     try:
         record = json.loads(line)
     except json.JSONDecodeError as error:
-        raise Fail("invalid_json", f"{error.msg} at column {error.colno}") from None
+        raise Fail("invalid_json", f"{error.msg}: column {error.colno}") from None
     except (ValueError, RecursionError) as error:  # a 5,000-digit number, 100,000 nested "["
         raise Fail("invalid_json", f"{type(error).__name__}: {str(error)[:200]}") from None
     if not isinstance(record, dict):

@@ -118,6 +118,12 @@ def test_json_record_rejects(line: str, reason: str) -> None:
     assert failure.value.reason == reason
 
 
+def test_a_json_error_says_where_once() -> None:
+    with pytest.raises(Fail) as failure:
+        parse_json_record('{"text": "cut off')
+    assert failure.value.detail == "Unterminated string starting at: column 10"
+
+
 HTML = """<html><head><title>Ignored title</title>
 <meta property="og:title" content="Port reopens after storm">
 <meta name="author" content="Jane Reporter">
