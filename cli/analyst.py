@@ -77,7 +77,10 @@ def render_result(columns: list[str], rows: list[tuple], fmt: str) -> str:
     out = io.StringIO()
     Console(file=out, width=10_000, color_system=None).print(
         table("", columns, [[_cell(v) for v in row] for row in rows], justify_last=False))
-    return "\n".join(part.rstrip() for part in out.getvalue().rstrip("\n").split("\n"))
+    text = "\n".join(part.rstrip() for part in out.getvalue().rstrip("\n").split("\n"))
+    # A bare header read as broken output: say the query matched nothing (people only; csv,
+    # json and markdown stay as programs read them).
+    return text if rows else f"{text}\n(no rows)"
 
 
 def print_results(

@@ -89,6 +89,12 @@ def test_table_and_markdown_show_null_and_never_truncate() -> None:
         "| title | text |", "| --- | --- |", "| a\\|b | NULL |"]
 
 
+def test_a_table_with_no_rows_says_so_and_csv_stays_a_bare_header() -> None:
+    table = render_result(["day", "documents"], [], "table").splitlines()
+    assert table[-1] == "(no rows)" and "documents" in table[0]
+    assert render_result(["day", "documents"], [], "csv") == "day,documents"
+
+
 def test_a_sql_error_prints_duckdbs_message_and_exits_1(
     warehouse: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
