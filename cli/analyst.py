@@ -53,6 +53,12 @@ def analyst_file(args: argparse.Namespace) -> AnalystFile | None:
     return AnalystFile(path, settings.warehouse.duckdb_memory_limit)
 
 
+# After a write refused as read-only: where writes go instead.
+WRITE_HINT = ("corpus sql and corpus shell only read. To add your own aliases (README, "
+              "Entities), run the insert on the live file from Python or the DuckDB CLI between "
+              "runs; the next run publishes it to the snapshot.")
+
+
 def _cell(value: Any) -> str:
     return "NULL" if value is None else str(value)
 
@@ -97,6 +103,8 @@ def print_results(
             results = query(session)
     except QueryError as error:
         print(f"Error: {error}", file=sys.stderr)
+        if "read-only" in str(error):
+            print(WRITE_HINT, file=sys.stderr)
         return 1
     for columns, rows in results:
         if columns:

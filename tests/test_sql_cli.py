@@ -63,6 +63,14 @@ def test_every_write_path_is_refused_and_no_file_changes(
     assert checksums(tmp_path) == before
 
 
+def test_an_insert_says_where_writes_go(warehouse: Path,
+                                       capsys: pytest.CaptureFixture[str]) -> None:
+    assert sql(warehouse, "insert into documents values ('d', 'x', 1)") == 1
+    err = capsys.readouterr().err
+    assert err.startswith("Error: ") and "read-only" in err
+    assert "run the insert on the live file" in " ".join(err.split())
+
+
 def test_several_statements_each_print_their_result(
     warehouse: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:

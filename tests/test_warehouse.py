@@ -57,6 +57,28 @@ def test_a_current_snapshot_is_kept_and_one_missing_a_committed_batch_is_not(
             assert analyst.execute("select count(*) from load_batches").fetchone() == (1,)
 
 
+def test_aliases_added_by_hand_between_runs_reach_the_snapshot_at_the_next_run(
+        tmp_path: Path) -> None:
+    """An analyst adds an alias on the live file between runs (README, Entities): no batch
+    records it, yet the next run that reads nothing publishes it, and the one after keeps
+    the snapshot, while an analyst holds it open."""
+    db = tmp_path / "w.duckdb"
+    with session_on(db, "ingest-1") as session:
+        first = session.publish_snapshot().stat().st_ino
+    with duckdb.connect(str(db)) as by_hand:
+        by_hand.execute("insert into entity_aliases (alias, key) values ('Zelenskij', 'zelensky')")
+    with duckdb.connect(str(snapshot_path_for(db)), read_only=True) as analyst:
+        with session_on(db, "ingest-2") as session:
+            second = session.publish_snapshot(unless_current=True).stat().st_ino
+        with session_on(db, "ingest-3") as session:
+            assert session.publish_snapshot(unless_current=True).stat().st_ino == second
+        assert analyst.execute("select count(*) from entity_aliases").fetchone() == (0,)
+    assert second != first
+    with duckdb.connect(str(snapshot_path_for(db)), read_only=True) as analyst:
+        assert analyst.execute("select alias, key from entity_aliases").fetchall() == [
+            ("Zelenskij", "zelensky")]
+
+
 def test_a_snapshot_older_than_a_killed_maintenance_run_is_published_again(
         tmp_path: Path) -> None:
     """A re-tag (or re-group, or dedup) killed midway has committed changes but written no

@@ -150,6 +150,15 @@ class Reads:
             " and status <> 'completed')", [moment, moment, except_run]).fetchone()
         return bool(changed)
 
+    def aliases_digest(self, catalog: str = "main") -> tuple[int, str]:
+        """Row count and digest of `entity_aliases` in a database of this connection (the live
+        one, or a snapshot attached under `catalog`)."""
+        (count, digest) = self.con.execute(
+            "select count(*), coalesce(md5(string_agg(concat_ws(chr(31), alias, language, key,"
+            " coalesce(label, ''), source), chr(30) order by alias, language)), '')"
+            f" from {catalog}.entity_aliases").fetchone()
+        return count, digest
+
     def table_counts(self) -> dict[str, int]:
         """Row count of every table the pipeline writes."""
         tables = ("runs", "sources", "documents", "duplicates", "mentions", "rejects", "load_batches")

@@ -61,14 +61,31 @@ class Warehouse(Writes):
         `unless_current`, keep the one there is when it already holds every committed change:
         no batch was committed after it was copied, and every other run since then ended
         `completed` (a run killed or failed before publishing, an ingest or a re-tag, re-group or
-        dedup that commits as it goes, may have left changes newer than it), so only rows in
-        `runs` may be missing from it."""
+        dedup that commits as it goes, may have left changes newer than it), and it holds the
+        live file's `entity_aliases` (which analysts edit by hand between runs, and the alias
+        file reloads), so only rows in `runs` may be missing from it."""
         target = snapshot_path_for(self.path)
         if unless_current and target.exists():
             copied = utc_naive(dt.datetime.fromtimestamp(target.stat().st_mtime, dt.UTC))
-            if not self.changed_since(copied, self.owner):
+            if not self.changed_since(copied, self.owner) and self._holds_aliases(target):
                 return target
         return publish_snapshot(self.con, self.path, target)
+
+    def _holds_aliases(self, snapshot: Path) -> bool:
+        """Whether `snapshot` has the live file's `entity_aliases`. Attached read-only, which
+        analysts' read-only sessions on it allow; any failure (an older or damaged copy) means
+        no, and the snapshot is copied again."""
+        quoted = str(snapshot).replace("'", "''")
+        try:
+            self.con.execute(f"attach '{quoted}' as published (read_only)")
+        except duckdb.Error:
+            return False
+        try:
+            return self.aliases_digest() == self.aliases_digest("published")
+        except duckdb.Error:
+            return False
+        finally:
+            self.con.execute("detach published")
 
     def remove_partial_snapshots(self) -> list[Path]:
         """Half-written snapshot copies a killed run left behind."""
