@@ -39,7 +39,7 @@ EXIT_DISK_FULL = 4
 # Exit status when the Prefect server a run reports to stopped answering.
 EXIT_SERVER_LOST = 5
 # Exit status when an inbox given to `corpus run` does not exist.
-EXIT_NO_INBOX = 2
+EXIT_NO_INBOX = runs.EXIT_NO_INBOX
 # Exit status after Ctrl-C (128 + SIGINT), as a shell reports a process it interrupted.
 EXIT_INTERRUPTED = 130
 
@@ -137,7 +137,6 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
-    from tasks.discover import InboxMissing
     from warehouse.lock import WarehouseBusy
     from warehouse.errors import DiskFull
 
@@ -150,9 +149,6 @@ def main(argv: list[str] | None = None) -> int:
     except DiskFull as full:
         console.print(f"[red]{full}[/red]", highlight=False)
         return EXIT_DISK_FULL
-    except InboxMissing as missing:
-        console.print(f"[red]{missing}; nothing was run[/red]", highlight=False)
-        return EXIT_NO_INBOX
     except httpx.TransportError as lost:  # only Prefect's client raises these out of a flow
         server = os.environ.get("PREFECT_API_URL", "the temporary Prefect server")
         console.print(f"[red]The Prefect server at {server} stopped answering ({lost}); the run "

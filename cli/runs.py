@@ -23,6 +23,9 @@ from cli.options import command_settings
 from cli.serve import DEFAULT_PORT, api_answers, local_api_url
 from cli.terminal import console, table
 
+# Exit status when an inbox given to `corpus run` does not exist (argparse's for bad usage).
+EXIT_NO_INBOX = 2
+
 
 def report_to_prefect() -> None:
     """Before a flow runs from the terminal: report to the `corpus serve` server when one
@@ -119,10 +122,14 @@ def run_with_progress(run: Callable[[], Any], db_path: Path) -> Any:
 
 def command_run(args: argparse.Namespace) -> int:
     settings = command_settings(args)
-    from tasks.discover import check_inbox
+    from tasks.discover import InboxMissing, check_inbox
 
     inbox = args.inbox or settings.files.inbox
-    check_inbox(inbox)  # one line for a typo, not a failed flow run's tracebacks
+    try:
+        check_inbox(inbox)  # one line for a typo, not a failed flow run's tracebacks
+    except InboxMissing as missing:
+        console.print(f"[red]{missing}; nothing was run[/red]", highlight=False)
+        return EXIT_NO_INBOX
     report_to_prefect()
     from flows.ingest_files import ingest_files
     from flows.params import IngestFilesParams
