@@ -109,8 +109,9 @@ class InboxMissing(FileNotFoundError):
     unmounted disk, not an empty inbox."""
 
 
-def _inbox_base(pattern: str) -> tuple[str, bool]:
-    """(the folder an inbox pattern lists, whether the pattern is that folder itself)."""
+def _listed_folder(pattern: str) -> tuple[str, bool]:
+    """(the folder an inbox pattern lists: the pattern itself or its glob's inbox_base, and
+    whether it is the pattern itself); InboxMissing when that folder does not exist."""
     folder = os.path.isdir(pattern)
     base = pattern if folder else inbox_base(pattern)
     if not os.path.exists(base):
@@ -121,7 +122,7 @@ def _inbox_base(pattern: str) -> tuple[str, bool]:
 def check_inbox(patterns: Iterable[str]) -> None:
     """Raise InboxMissing for the first pattern whose folder does not exist, before a run."""
     for pattern in patterns:
-        _inbox_base(os.path.expanduser(pattern))
+        _listed_folder(os.path.expanduser(pattern))
 
 
 def list_inbox(patterns: Iterable[str]) -> list[tuple[str, str]]:
@@ -131,7 +132,7 @@ def list_inbox(patterns: Iterable[str]) -> list[tuple[str, str]]:
     found: dict[str, str] = {}
     for pattern in patterns:
         pattern = os.path.expanduser(pattern)
-        base, folder = _inbox_base(pattern)
+        base, folder = _listed_folder(pattern)
         root = os.path.realpath(base)
         listed = _walk(pattern) if folder else ((path, True) for path in _glob(pattern, base))
         for path, may_be_folder in listed:
