@@ -27,15 +27,22 @@ from cli.terminal import console, table
 EXIT_NO_INBOX = 2
 
 
+def point_at_serve() -> None:
+    """Name the `corpus serve` server in PREFECT_API_URL when one answers and no server is
+    named. Prefect reads its settings once, when it is first imported: so this comes before
+    anything that imports Prefect (flows, and most of tasks/)."""
+    local = local_api_url(DEFAULT_PORT)
+    if not os.environ.get("PREFECT_API_URL") and api_answers(local, timeout_s=1.0):
+        os.environ["PREFECT_API_URL"] = local
+
+
 def report_to_prefect() -> None:
     """Before a flow runs from the terminal: report to the `corpus serve` server when one
     answers (the run shows in its UI, and no temporary server is started); otherwise Prefect's
     temporary server starts now (flows/server.py)."""
+    point_at_serve()
     from flows.server import use_local_prefect
 
-    local = local_api_url(DEFAULT_PORT)
-    if not os.environ.get("PREFECT_API_URL") and api_answers(local, timeout_s=1.0):
-        os.environ["PREFECT_API_URL"] = local  # Prefect's own setting, read when it loads
     use_local_prefect()
 
 
@@ -122,6 +129,7 @@ def run_with_progress(run: Callable[[], Any], db_path: Path) -> Any:
 
 def command_run(args: argparse.Namespace) -> int:
     settings = command_settings(args)
+    point_at_serve()  # before tasks.discover, which imports Prefect
     from tasks.discover import InboxMissing, check_inbox
 
     inbox = args.inbox or settings.files.inbox

@@ -187,3 +187,38 @@ def test_an_inbox_that_does_not_exist_is_one_line_and_no_run(
     assert f"inbox '{tmp_path / 'no-such-folder'}' does not exist" in out
     assert "Traceback" not in out and "nothing was run" in out
     assert not db.exists()
+
+
+WATCH_PREFECT_IMPORT = """
+import importlib.abc, os, sys
+os.environ.pop("PREFECT_API_URL", None)
+seen = []
+
+class FirstPrefectImport(importlib.abc.MetaPathFinder):
+    def find_spec(self, name, path, target=None):
+        if name == "prefect" and not seen:
+            seen.append(os.environ.get("PREFECT_API_URL"))
+        return None
+
+sys.meta_path.insert(0, FirstPrefectImport())
+import cli.runs
+cli.runs.api_answers = lambda url, timeout_s: True  # as when `corpus serve` is up
+from cli import main
+status = main(sys.argv[1:])
+print("status", status, "api url when Prefect loaded", seen)
+"""
+
+
+def test_corpus_run_names_the_serve_server_before_prefect_loads(tmp_path: Path) -> None:
+    """Prefect reads PREFECT_API_URL once, when it is imported: `corpus run` must point it at
+    the `corpus serve` server before anything imports Prefect, or the run starts a temporary
+    server of its own and never shows in the UI (the inbox check imported it first)."""
+    env = {k: v for k, v in os.environ.items() if k != "PREFECT_API_URL"}
+    done = subprocess.run(
+        [sys.executable, "-c", WATCH_PREFECT_IMPORT, "run", "--inbox",
+         str(tmp_path / "no-such-folder"), "--db", str(tmp_path / "corpus.duckdb")],
+        env=env, cwd=Path(__file__).resolve().parents[1], capture_output=True, text=True,
+        timeout=120)
+    assert "status 2 " in done.stdout, done.stdout + done.stderr
+    assert "api url when Prefect loaded ['http://127.0.0.1:4200/api']" in done.stdout, (
+        done.stdout + done.stderr)
