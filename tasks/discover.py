@@ -18,13 +18,13 @@ from prefect import get_run_logger, task
 from prefect.cache_policies import NO_CACHE
 
 from tasks.feeds import DiscoveryError, Item, list_items, parse_feed, parse_sitemap, read_url_list
-from tasks.http import Fetcher, HttpFetcher
+from tasks.http import RETRY_REASONS, Fetcher, HttpFetcher
 from tasks.records import (
     DiscoveredUrl, Discovery, Fetched, FetchFailed, FetchKind, FetchRequest, FetchResult,
     InboxFile, SourceFetch, Validators, part_of,
 )
 from tasks.urls import UrlError, canonicalize_url, redact_url
-from warehouse.records import Candidate, KnownSource, Reject, source_id_for
+from warehouse.records import Candidate, FetchRetry, KnownSource, Reject, source_id_for
 from warehouse.session import Warehouse
 from warehouse.settings import DiscoverSettings, FilesSettings, Settings
 
@@ -437,6 +437,11 @@ def discover_urls(
                                                        config.max_urls_per_run)
     result.seen = len(result.urls) + result.unchanged
     result.capped += capped
+    if result.capped:
+        # The URLs left over are fetched at a later run only if that run reads them again: a
+        # feed or sitemap fetched with its validators would answer 304 and list none of them.
+        for source in result.sources:
+            source.etag = source.last_modified = None
     return result
 
 
@@ -564,11 +569,22 @@ def discover_urls_stage(
     """Article URLs to fetch this run, from lists, a list file, feeds and sitemaps; feeds and
     sitemaps are fetched with the validators of their last fetch (conditional GET)."""
     listed = [*urls, *(read_url_file(url_file) if url_file else [])]
-    known = session.known_urls()
+    if not (listed or feeds or sitemaps):
+        get_run_logger().warning("no URLs, feeds or sitemaps to read: nothing to fetch (give "
+                                 "them in the run's params: urls, url_file, feeds, sitemaps)")
+    known = session.known_urls(FetchRetry(RETRY_REASONS, settings.discover.max_url_attempts))
     redacted = {url: redact_url(url) for url in [*feeds, *sitemaps]}  # as the warehouse has them
     stored = session.url_validators(list(redacted.values()))
     validators = {url: Validators(etag=stored[key][0], last_modified=stored[key][1])
                   for url, key in redacted.items() if key in stored}
     with HttpFetcher(settings.fetch) as fetcher:
-        return discover_urls(fetcher, listed, feeds, sitemaps, validators, known,
-                             settings.discover)
+        found = discover_urls(fetcher, listed, feeds, sitemaps, validators, known,
+                              settings.discover)
+    logger = get_run_logger()
+    logger.info("%d article URLs found, %d of them stored already", found.seen, found.unchanged)
+    if found.capped:
+        logger.warning("%d more URLs left for a later run by the caps (max_urls_per_run %d, "
+                       "max_urls_per_source %d); their feeds and sitemaps are read in full then",
+                       found.capped, settings.discover.max_urls_per_run,
+                       settings.discover.max_urls_per_source)
+    return found

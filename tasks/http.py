@@ -63,6 +63,16 @@ FAIL_REASONS = (
     "fetch_error",
 )
 
+# Failed article fetches that a later run tries again, until the URL has failed
+# DiscoverSettings.max_url_attempts fetches in all (warehouse Reads.known_urls; SQL LIKE
+# patterns): failures that may pass (the site down, slow or throttling, a page a feed lists
+# before it is published, robots.txt rules that change) and an address the fetch settings did
+# not allow (the user may allow it since). What the page itself was (not HTML, too large, a
+# redirect loop, and the extraction's rejects) is final.
+RETRY_REASONS = ("dns_error", "connect_error", "timeout", "protocol_error", "fetch_error",
+                 "robots_disallowed", "blocked_address", "http_404", "http_408", "http_429",
+                 "http_5__")
+
 ACCEPTED_TYPES: dict[FetchKind, frozenset[str]] = {
     "article": frozenset({"text/html", "application/xhtml+xml"}),
     "feed": frozenset({

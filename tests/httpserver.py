@@ -173,6 +173,7 @@ EMPTY_HTML = (
     "<body><div id='app'></div><script>render()</script></body></html>"
 )
 
+BACK_SOON_SENTENCE = "La capitainerie a publié les horaires d'été des navettes vers les îles."
 LATIN1_SENTENCE = "Le café du port a rouvert ses portes après l'hiver, à la joie des pêcheurs."
 
 
@@ -356,6 +357,7 @@ class NewsServer:
         self.crawl_delay = crawl_delay
         self.robots_status = robots_status
         self.big_bytes = big_bytes
+        self.down: set[str] = set()  # paths that answer 503 for now
         self.requests: list[Recorded] = []
         self.counters: dict[str, int] = {}
         self.lock = threading.Lock()
@@ -497,6 +499,13 @@ def _flaky_500(handler: _Handler, count: int) -> None:
         _article(handler, count)
 
 
+def _back_soon(handler: _Handler, count: int) -> None:
+    if urlsplit(handler.path).path in handler.app.down:
+        handler.send_page(503, b"down for maintenance", "text/plain")
+    else:
+        handler.send_page(200, _legacy_article(BACK_SOON_SENTENCE).format(meta="").encode())
+
+
 def _slow_body(handler: _Handler, count: int) -> None:
     head = (b"HTTP/1.1 200 OK\r\nContent-Type: text/html\r\nContent-Length: 100000\r\n\r\n"
             b"<html><body><p>")
@@ -575,6 +584,7 @@ ROUTES = {
     "/flaky-429.html": _flaky_429,
     "/flaky-500.html": _flaky_500,
     "/always-503.html": lambda h, c: h.send_page(503, b"down", "text/plain"),
+    "/back-soon.html": _back_soon,
     "/slow.html": _slow_body,
     "/slow-headers.html": _slow_headers,
     "/loop/a": lambda h, c: h.redirect(302, "/loop/b"),

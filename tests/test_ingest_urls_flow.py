@@ -13,7 +13,9 @@ from flows.ingest_files import ingest_files
 from flows.ingest_urls import ingest_urls
 from flows.params import IngestFilesParams, IngestUrlsParams
 from tasks.urls import canonicalize_url
-from tests.httpserver import ARTICLE_FIRST_SENTENCE, ARTICLE_PATH, BOILERPLATE_SENTENCES, NewsServer
+from tests.httpserver import (
+    ARTICLE_FIRST_SENTENCE, ARTICLE_PATH, BACK_SOON_SENTENCE, BOILERPLATE_SENTENCES, NewsServer,
+)
 from warehouse.records import source_id_for
 
 pytestmark = pytest.mark.usefixtures("prefect_server")
@@ -165,3 +167,50 @@ def test_credentials_in_urls_are_stored_nowhere(web: NewsServer, db_path: Path) 
     assert rows(db_path, "select outcome from http_fetches where url = ?",
                 [web.url("/feed.rss?access_token=***")]) == [("fetched",)]
     assert "***" in rows(db_path, "select parameters::varchar from runs")[0][0]
+
+
+def test_a_failed_fetch_that_may_pass_is_tried_again_at_later_runs_until_its_attempts_end(
+        web: NewsServer, db_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A site down for maintenance (503 through this run's retries), a page whose reject is
+    about the page itself (a PDF) and a site down for good. The next run fetches the first
+    again and stores it; the PDF is never requested again; the third is fetched at
+    max_url_attempts runs in all, then left a reject. Nothing is doubled."""
+    monkeypatch.setenv("CORPUSFLOW_MAX_URL_ATTEMPTS", "2")
+    monkeypatch.setenv("CORPUSFLOW_MAX_RETRIES", "0")
+    paths = ("/back-soon.html", "/report.pdf", "/always-503.html")
+    run = IngestUrlsParams(urls=[web.url(path) for path in paths])
+    web.down.add("/back-soon.html")
+
+    def status(path: str) -> str:
+        [(found,)] = rows(db_path, "select status from sources where locator = ?",
+                          [canonicalize_url(web.url(path))])
+        return found
+
+    ingest_urls(run)
+    assert [status(path) for path in paths] == ["rejected"] * 3
+    web.down.clear()
+    second = ingest_urls(run)
+    assert second.documents_new == 1 and status("/back-soon.html") == "new"
+    [(text,)] = rows(db_path, "select text from documents")
+    assert BACK_SOON_SENTENCE in text
+    third = ingest_urls(run)
+    assert third.documents_new == 0
+    assert {path: len(web.hits(path)) for path in paths} == {
+        "/back-soon.html": 2, "/report.pdf": 1, "/always-503.html": 2}
+    assert counts(db_path)["sources"] == 3 and counts(db_path)["documents"] == 1
+    assert rows(db_path, "select count(*) from http_fetches where kind = 'article'") == [(5,)]
+
+
+def test_urls_over_the_cap_are_fetched_at_the_next_run(web: NewsServer, db_path: Path,
+                                                        monkeypatch: pytest.MonkeyPatch) -> None:
+    """A feed of more URLs than a run may fetch: the next run reads the feed in full again
+    (not a 304 that lists nothing) and fetches the ones left over."""
+    monkeypatch.setenv("CORPUSFLOW_MAX_URLS_PER_RUN", "1")
+    feed = IngestUrlsParams(feeds=[web.url("/feed.rss")])
+    ingest_urls(feed)
+    first = {loc for (loc,) in rows(db_path, "select locator from sources where kind = 'url'")}
+    ingest_urls(feed)
+    second = {loc for (loc,) in rows(db_path, "select locator from sources where kind = 'url'")}
+    assert len(first) == 1 and len(second) == 2 and first < second
+    assert all(not r.headers.get("if-none-match") and not r.headers.get("if-modified-since")
+               for r in web.requests_for("/feed.rss"))

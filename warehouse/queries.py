@@ -9,7 +9,7 @@ from typing import Any
 import duckdb
 
 from warehouse.bind import rows_of
-from warehouse.records import BandKeys, KnownSource
+from warehouse.records import BandKeys, FetchRetry, KnownSource
 
 # The types of the columns the story queries bind (tasks/stories.py).
 _STORY_COLUMNS = {"doc_id": "VARCHAR", "kind": "TINYINT", "term": "BIGINT", "weight": "FLOAT",
@@ -262,9 +262,22 @@ class Reads:
         ).fetchall()
         return {url: (etag, modified) for url, etag, modified in rows}
 
-    def known_urls(self) -> list[str]:
-        """Locators of the URL sources already processed (their canonical URLs)."""
-        return [row[0] for row in self.con.execute("select locator from sources where kind = 'url'").fetchall()]
+    def known_urls(self, retry: FetchRetry) -> list[str]:
+        """Locators of the URL sources already processed (their canonical URLs), but those
+        whose last fetch failed for a reason `retry` names: a run fetches them again."""
+        return [row[0] for row in self.con.execute(
+            "with last as ("
+            " select f.url, arg_max(f.outcome, f.fetched_at) as outcome,"
+            "  arg_max(f.reason, f.fetched_at) as reason,"
+            "  count(*) filter (where f.outcome = 'failed') as failures"
+            " from http_fetches f"
+            " join sources s on s.locator = f.url and s.kind = 'url' and s.status = 'rejected'"
+            " where f.kind = 'article' group by f.url),"
+            " again as (select url from last where outcome = 'failed' and failures < $attempts"
+            "  and len(list_filter($reasons, lambda p: reason like p)) > 0)"
+            " select locator from sources where kind = 'url'"
+            " and locator not in (select url from again)",
+            {"reasons": list(retry.reasons), "attempts": retry.max_attempts}).fetchall()]
 
     # ------------------------------------------------------------------ stories (0011)
 

@@ -59,6 +59,15 @@ class KnownSource(NamedTuple):
     content_hash: str | None
 
 
+class FetchRetry(NamedTuple):
+    """Which stored URLs a later run fetches again (Reads.known_urls): those whose last fetch
+    failed for a reason matching one of `reasons` (SQL LIKE patterns: tasks/http.py's
+    RETRY_REASONS) and that have failed fewer than `max_attempts` fetches in all."""
+
+    reasons: tuple[str, ...]
+    max_attempts: int
+
+
 class ParsedArticle(BaseModel):
     """One article as a parser read it, before cleaning."""
 

@@ -254,6 +254,11 @@ class DiscoverSettings(BaseSettings):
     max_xml_bytes: int = Field(
         50_000_000, ge=1, description="Largest decompressed sitemap (the sitemaps.org limit)."
     )
+    max_url_attempts: int = Field(
+        6, ge=1, description="Fetches of a URL, over later runs, while it fails for a reason "
+        "that may pass (site down, timeout, DNS, HTTP 404/408/429/5xx, robots.txt, an address "
+        "not allowed yet); then it stays a reject.",
+    )
 
 
 class ExtractSettings(BaseSettings):
