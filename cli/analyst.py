@@ -140,6 +140,7 @@ def command_stories(args: argparse.Namespace) -> int:
 
     status = print_results(target, query, args.format)
     if overview:
+        sys.stdout.flush()  # the table first, also where both streams go to one pipe
         print(no_stories_note(args.days, *overview[0]), file=sys.stderr)
     return status
 
@@ -150,7 +151,8 @@ def no_stories_note(days: int, stories: int, grouped: int, latest: Any) -> str:
         return (f"No story of more than one document yet ({stories} stories, one document"
                 " each): a story grows when a later document reports the same event.")
     return (f"No story of more than one document whose last day is in the last {days} days;"
-            f" {grouped} of the {stories} stories have more, the latest ending {latest}:"
+            f" {grouped} of the {stories} stories {'has' if grouped == 1 else 'have'} more,"
+            f" the latest ending {latest}:"
             " widen the window with --days.")
 
 

@@ -475,10 +475,12 @@ def _source_record(request: FetchRequest, fetched: FetchResult) -> SourceFetch:
     if isinstance(fetched, FetchFailed):
         outcome = "not_modified" if fetched.reason == "not_modified" else "failed"
         return SourceFetch(url=request.url, kind=request.kind, outcome=outcome,
-                           etag=fetched.etag, last_modified=fetched.last_modified,
+                           status=fetched.status, etag=fetched.etag,
+                           last_modified=fetched.last_modified,
                            reason=None if outcome == "not_modified" else fetched.reason)
     return SourceFetch(url=request.url, kind=request.kind, outcome="fetched",
-                       etag=fetched.etag, last_modified=fetched.last_modified)
+                       status=fetched.status, etag=fetched.etag,
+                       last_modified=fetched.last_modified)
 
 
 def _read_feed(feed_url: str, fetched: Fetched, config: DiscoverSettings, result: Discovery

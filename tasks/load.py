@@ -140,8 +140,8 @@ def build_batch(
 def source_fetch_row(source: SourceFetch, fetched_at: dt.datetime) -> HttpFetch:
     """The http_fetches row of a feed or sitemap fetch made during discovery."""
     return HttpFetch(url=source.url, kind=source.kind, outcome=source.outcome,
-                     reason=source.reason, etag=source.etag, last_modified=source.last_modified,
-                     fetched_at=utc_naive(fetched_at))
+                     status=source.status, reason=source.reason, etag=source.etag,
+                     last_modified=source.last_modified, fetched_at=utc_naive(fetched_at))
 
 
 def discovery_batch(run_id: str, discovery: Discovery) -> Batch:

@@ -43,6 +43,7 @@ class SourceFetch(BaseModel):
     url: str
     kind: FetchKind
     outcome: Literal["fetched", "not_modified", "failed"]
+    status: int | None = None  # the HTTP status of the answer, None when there was none
     etag: str | None = None
     last_modified: str | None = None
     reason: str | None = None

@@ -348,7 +348,8 @@ def check_addresses(host: str, addresses: Sequence[str], policy: AddressPolicy) 
     for text in addresses:
         address = ipaddress.ip_address(text.split("%", 1)[0])  # drop an IPv6 zone id
         if not (is_public_address(address) or policy.allows(address)):
-            raise UrlError("blocked_address", f"{host} resolves to non-public {address}")
+            raise UrlError("blocked_address", f"{host} resolves to non-public {address}"
+                           " (CORPUSFLOW_ALLOWED_NETWORKS may allow it)")
     return list(addresses)
 
 

@@ -105,8 +105,8 @@ def test_second_run_uses_conditional_get_and_adds_nothing(web: NewsServer, db_pa
     assert counts(db_path) == before and report.documents_new == 0
     second = web.requests_for("/feed.rss")[-1].headers
     assert second.get("if-none-match") or second.get("if-modified-since")
-    assert rows(db_path, "select outcome from http_fetches where url like '%/feed.rss'"
-                " order by fetched_at") == [("fetched",), ("not_modified",)]
+    assert rows(db_path, "select outcome, status from http_fetches where url like '%/feed.rss'"
+                " order by fetched_at") == [("fetched", 200), ("not_modified", 304)]
 
 
 def test_same_article_from_a_file_and_a_url_is_one_document(

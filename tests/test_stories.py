@@ -193,7 +193,7 @@ def test_a_rewrite_and_an_italian_report_a_day_later_join_the_first_story(
     assert shown[0][:4] == ["documents", "languages", "first_day", "last_day"]
     assert [row[0] for row in shown[1:]] == ["3"]
     assert main(["stories", "--db", str(db_path), "--live", "--days", "7"]) == 0
-    assert "1 of the 2 stories have more, the latest ending 2024-03-23" in " ".join(
+    assert "1 of the 2 stories has more, the latest ending 2024-03-23" in " ".join(
         capsys.readouterr().err.split())
 
 
