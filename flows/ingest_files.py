@@ -23,8 +23,13 @@ from warehouse.settings import Settings, get_settings
 def ingest_files(
     params: IngestFilesParams = IngestFilesParams(), settings: Settings | None = None
 ) -> RunReport:
-    """Ingest new and changed article files from the inbox into the warehouse. `settings`:
-    none means the environment of the process running the flow (CORPUSFLOW_*)."""
+    """Ingest new and changed article files from the inbox into the warehouse.
+
+    Args:
+        params: What to read this run: the inbox (file patterns) and the batch size.
+        settings: Leave empty to use the settings of the machine that runs the flow (its
+            CORPUSFLOW_* environment and .env); fill in to override them for this run only.
+    """
     settings = settings or get_settings()
     with warehouse_run("ingest-files", params, settings) as run:
         share_server_with_workers(settings.runners)

@@ -20,8 +20,14 @@ from warehouse.settings import Settings, get_settings
 def ingest_urls(
     params: IngestUrlsParams = IngestUrlsParams(), settings: Settings | None = None
 ) -> RunReport:
-    """Fetch new article URLs from lists, feeds and sitemaps into the warehouse. `settings`:
-    none means the environment of the process running the flow (CORPUSFLOW_*)."""
+    """Fetch new article URLs from lists, feeds and sitemaps into the warehouse.
+
+    Args:
+        params: What to read this run: article URLs, a URL list file, feeds, sitemaps, and
+            the batch size.
+        settings: Leave empty to use the settings of the machine that runs the flow (its
+            CORPUSFLOW_* environment and .env); fill in to override them for this run only.
+    """
     settings = settings or get_settings()
     with warehouse_run("ingest-urls", params, settings) as run:
         found = discover_urls_stage(run.session, params.urls, params.url_file, params.feeds,
