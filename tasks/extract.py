@@ -134,9 +134,9 @@ def read_page(html: str, url: str | None, favor_precision: bool = False) -> Page
         # Challenge pages and JavaScript shells often extract to nothing: say what they are.
         page.non_article, page.non_article_detail, _ = classify_page(html, "", None)
         return page
-    page.text = with_lead(without_calls_to_action(
-        without_link_prompts((document.text or "").strip(), links)), lead)
     page.title = choose_title(title_signals(tree, url, document.sitename), document.title)
+    page.text = without_headline(with_lead(without_calls_to_action(
+        without_link_prompts((document.text or "").strip(), links)), lead), page.title)
     page.non_article, page.non_article_detail, page.truncated = classify_page(
         html, page.text, page.title)
     page.author, page.site_name = document.author, document.sitename
@@ -262,6 +262,17 @@ def _as_lead(element: HtmlElement) -> str | None:
     text = " ".join(element.text_content().split())
     paragraph = sentence_count(text) >= 2 and not around & _HEADINGS
     return text if paragraph or len(text) >= _LONG_LEAD_CHARS else None
+
+
+def without_headline(text: str, title: str | None) -> str:
+    """`text` without a first line that is the title: the headline is the document's title,
+    not the first line of its text (as for plain-text files; the extraction benchmark's
+    bodies never start with it). A text that is nothing but the headline is kept."""
+    first, _, rest = text.partition("\n")
+    if title and rest.strip() and " ".join(first.split()).casefold() == " ".join(
+            title.split()).casefold():
+        return rest.lstrip("\n")
+    return text
 
 
 def sentence_count(text: str) -> int:

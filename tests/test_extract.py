@@ -33,6 +33,7 @@ from tasks.extract import (
     shown_lead,
     with_lead,
     without_calls_to_action,
+    without_headline,
     without_link_prompts,
 )
 from tasks.http import HttpFetcher
@@ -382,3 +383,28 @@ def test_a_call_to_action_inside_the_text_stays() -> None:
     text = f"Sign up for the harbour tour at the town hall.\n{ENDED_STORY}"
     assert without_calls_to_action(text) == text
     assert without_calls_to_action("Subscribe to our newsletter") == "Subscribe to our newsletter"
+
+
+def test_the_headline_is_the_title_not_the_first_line_of_the_text() -> None:
+    """An h1 inside the article is the title; the text starts with the story, as a plain-text
+    file's does once its headline line is taken as the title."""
+    body = "".join(f"<p>The ferry to the islands will run every hour from June, the harbour "
+                   f"office said on Monday, and tickets go on sale next week. Part {n}.</p>"
+                   for n in range(5))
+    page = read_page("<html><head><title>Hourly ferries from June | Harbour Gazette</title>"
+                     "</head><body><article><h1>Hourly ferries from June</h1>" + body
+                     + "</article></body></html>", "https://news.example.org/ferries")
+    assert page.title == "Hourly ferries from June"
+    assert page.text.startswith("The ferry to the islands will run every hour")
+    assert "Hourly ferries from June" not in page.text
+
+
+@pytest.mark.parametrize(("text", "title", "kept"), [
+    ("Hourly  ferries\nThe ferry runs.", "Hourly ferries", "The ferry runs."),
+    ("HOURLY FERRIES\n\nThe ferry runs.", "Hourly ferries", "The ferry runs."),
+    ("Hourly ferries from June\nThe ferry runs.", "Hourly ferries", None),  # another line
+    ("Hourly ferries", "Hourly ferries", None),  # nothing but the headline: kept
+    ("The ferry runs.", None, None),
+])
+def test_without_headline(text: str, title: str | None, kept: str | None) -> None:
+    assert without_headline(text, title) == (text if kept is None else kept)
