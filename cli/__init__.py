@@ -27,7 +27,7 @@ from typing import NoReturn  # noqa: E402
 
 import httpx  # noqa: E402
 
-from cli import analyst, migrate, runs, serve  # noqa: E402
+from cli import analyst, migrate, options, runs, serve  # noqa: E402
 from cli.terminal import console  # noqa: E402
 
 DESCRIPTION = "The `corpus` command: run the default job, query the warehouse, apply migrations."
@@ -40,11 +40,18 @@ EXIT_DISK_FULL = 4
 EXIT_SERVER_LOST = 5
 # Exit status when an inbox given to `corpus run` does not exist.
 EXIT_NO_INBOX = runs.EXIT_NO_INBOX
+# Exit status when a CORPUSFLOW_* variable or .env entry has a value its setting does not take.
+EXIT_BAD_SETTINGS = options.EXIT_BAD_SETTINGS
 # Exit status after Ctrl-C (128 + SIGINT), as a shell reports a process it interrupted.
 EXIT_INTERRUPTED = 130
 
 
 def command_serve(args: argparse.Namespace) -> int:
+    # The worker's flow runs read the settings from this environment and the project's .env:
+    # refuse bad ones now rather than in every scheduled run. Only when the project is here, as
+    # another folder's .env is not the one read here.
+    if args.project.resolve() == Path.cwd().resolve():
+        options.command_settings(args)
     return serve.serve(args.project, port=args.port, pool=args.pool)
 
 
@@ -137,12 +144,15 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
-    from warehouse.lock import WarehouseBusy
     from warehouse.errors import DiskFull
+    from warehouse.lock import WarehouseBusy
+    from warehouse.settings import BadSettings
 
     args = build_parser().parse_args(argv)
     try:
         return args.handler(args)
+    except BadSettings as bad:
+        return options.report_bad_settings(bad)
     except WarehouseBusy as busy:
         console.print(f"[red]{busy}[/red]", highlight=False)
         return EXIT_WAREHOUSE_BUSY

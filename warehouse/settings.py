@@ -10,15 +10,38 @@ The environment variables keep their flat names (`CORPUSFLOW_DB_PATH`, not
 
 from __future__ import annotations
 
+import difflib
+import ipaddress
+import json
 import os
+import re
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Literal
+from typing import Annotated, Any, Literal, get_origin
 
-from pydantic import AliasChoices, Field, model_validator
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from dotenv import dotenv_values
+from pydantic import (
+    AfterValidator,
+    AliasChoices,
+    BaseModel,
+    Field,
+    ValidationError,
+    model_validator,
+)
+from pydantic.fields import FieldInfo
+from pydantic_core import ErrorDetails
+from pydantic_settings import BaseSettings, SettingsConfigDict, SettingsError
 
-_ENV = SettingsConfigDict(env_prefix="CORPUSFLOW_", env_file=".env", extra="ignore",
-                          populate_by_name=True)
+PREFIX = "CORPUSFLOW_"
+ENV_FILE = ".env"
+
+# A key no field has is an error (`extra="forbid"`), in a JSON-valued setting as in a flow's
+# `settings` parameter, whose Prefect form schema then says `additionalProperties: false`. Every
+# section reads the one .env file, so each takes from it only the variables of its own fields
+# (`dotenv_filtering`, pydantic-settings 2.14): the others' would be extra keys. A variable that
+# no setting reads is not an error but a warning (`unused_variables`).
+_ENV = SettingsConfigDict(env_prefix=PREFIX, env_file=ENV_FILE, extra="forbid",
+                          dotenv_filtering="only_existing", populate_by_name=True)
 
 
 def _env(name: str) -> AliasChoices:
@@ -54,7 +77,8 @@ class FilesSettings(BaseSettings):
     model_config = _ENV
 
     inbox: list[str] = Field(
-        ["seeds"], description="Default inbox: directories or globs of article files."
+        ["seeds"], examples=[["seeds/*.txt"]],
+        description="Default inbox: directories or globs of article files.",
     )
     max_file_bytes: int = Field(
         50_000_000, description="Files larger than this are rejected as too_large."
@@ -107,7 +131,7 @@ class EntitySettings(BaseSettings):
     model_config = _ENV
 
     ner_models: dict[str, str] = Field(
-        default_factory=dict,
+        default_factory=dict, examples=[{"en": "en_core_web_sm"}],
         description="spaCy package or path per language code, e.g. {\"en\": \"en_core_web_sm\"}; "
         "a missing one falls back to the bundled model (tasks/models/<lang>) and gazetteer.",
     )
@@ -182,6 +206,35 @@ class RunnerSettings(BaseSettings):
     )
 
 
+# The host names tasks/urls.py (normalize_host) accepts, once lower-cased and IDNA-encoded.
+_HOST_NAME = re.compile(r"[a-z0-9_.-]+")
+
+
+def _allowed_destination(entry: str) -> str:
+    """An allowed_networks entry as tasks/urls.py (AddressPolicy) reads it: an address, a network
+    or a host name. Refused here, so that a run does not stop at its first URL: anything else,
+    a host with a port above all ('localhost:8765'; the policy is about hosts, not ports)."""
+    text = entry.strip()
+    if not text:  # skipped by the policy
+        return entry
+    try:
+        ipaddress.ip_network(text, strict=False)
+        return entry
+    except ValueError:
+        pass
+    try:
+        host = text.rstrip(".").lower().encode("idna").decode("ascii")
+    except UnicodeError:
+        host = ""
+    if not _HOST_NAME.fullmatch(host):
+        raise ValueError("expected an address like 127.0.0.1, a network like 10.0.0.0/8 or a "
+                         "host name, without a port")
+    return entry
+
+
+AllowedDestination = Annotated[str, AfterValidator(_allowed_destination)]
+
+
 class FetchSettings(BaseSettings):
     """How pages, feeds and sitemaps are fetched: politely, bounded, and kept."""
 
@@ -222,8 +275,8 @@ class FetchSettings(BaseSettings):
         60.0, ge=0, description="A longer Retry-After ends the URL's retries for this run."
     )
     max_crawl_delay_s: float = Field(30.0, ge=0, description="Crawl-delay values are capped here.")
-    allowed_networks: tuple[str, ...] = Field(
-        (),
+    allowed_networks: tuple[AllowedDestination, ...] = Field(
+        (), examples=[["127.0.0.1", "10.0.0.0/8"]],
         description="Private or loopback hosts/networks that may be fetched anyway "
         "(e.g. [\"127.0.0.1\"]); all others are refused.",
     )
@@ -373,5 +426,209 @@ def duckdb_share(budget_mb: int, workers: int) -> int:
 
 def get_settings() -> Settings:
     """Settings read now from the environment (no caching: tests change the environment). A flow
-    calls this once, when its caller passed none, and hands the tree on."""
-    return Settings()
+    calls this once, when its caller passed none, and hands the tree on. Raises BadSettings, one
+    line per bad variable, where pydantic would raise a page about its internal field names."""
+    try:
+        return Settings()
+    except (ValidationError, SettingsError) as error:
+        raise BadSettings(settings_problems() or [str(error)]) from None
+
+
+# ---- What a person is told about the variables they set -------------------------------------
+
+
+class BadSettings(ValueError):
+    """Settings from the environment or .env that cannot be used. `problems`: one line each,
+    naming the variable, the value given and what is expected."""
+
+    def __init__(self, problems: list[str]) -> None:
+        super().__init__("\n".join(problems))
+        self.problems = problems
+
+
+SECTIONS: tuple[type[BaseSettings], ...] = tuple(
+    field.annotation for field in Settings.model_fields.values()
+    if isinstance(field.annotation, type) and issubclass(field.annotation, BaseSettings)
+)
+
+
+def _aliases(field: FieldInfo) -> list[str]:
+    alias = field.validation_alias
+    if isinstance(alias, AliasChoices):
+        return [choice for choice in alias.choices if isinstance(choice, str)]
+    return [alias] if isinstance(alias, str) else []
+
+
+def variable_of(name: str, field: FieldInfo) -> str:
+    """The environment variable that sets a field: its alias, else the prefix and its name."""
+    aliases = _aliases(field)
+    return aliases[0].upper() if aliases else f"{PREFIX}{name.upper()}"
+
+
+def known_variables() -> set[str]:
+    """Every variable a setting reads: the top level's (the memory budget, each section as one
+    JSON object) and each section's own fields."""
+    return {variable_of(name, field) for model in (Settings, *SECTIONS)
+            for name, field in model.model_fields.items()}
+
+
+@dataclass(frozen=True)
+class GivenVariables:
+    """The CORPUSFLOW_* variables set in the environment and in .env, by upper-case name (the
+    settings read them case-insensitively, and the environment wins over .env)."""
+
+    environ: dict[str, str]
+    dotenv: dict[str, str]
+
+    @classmethod
+    def read(cls) -> GivenVariables:
+        """As the settings would read them now, from this process and ./.env."""
+        dotenv = dotenv_values(ENV_FILE) if Path(ENV_FILE).is_file() else {}
+        return cls({k.upper(): v for k, v in os.environ.items() if k.upper().startswith(PREFIX)},
+                   {k.upper(): v or "" for k, v in dotenv.items()
+                    if k.upper().startswith(PREFIX)})
+
+    def where(self, variable: str) -> str:
+        """' (in .env)' for a variable that only .env sets: the place to correct it."""
+        only_dotenv = variable not in self.environ and variable in self.dotenv
+        return f" (in {ENV_FILE})" if only_dotenv else ""
+
+    def value(self, variable: str) -> str:
+        return self.environ.get(variable, self.dotenv.get(variable, ""))
+
+
+def unused_variables(given: GivenVariables | None = None) -> list[str]:
+    """One line per CORPUSFLOW_* variable (environment or .env) that no setting reads, with the
+    closest known name when one is close: a misspelt setting would otherwise be silently left
+    at its default."""
+    given = given or GivenVariables.read()
+    known = known_variables()
+    lines = []
+    for name in [*given.environ, *(n for n in given.dotenv if n not in given.environ)]:
+        if name not in known:
+            close = difflib.get_close_matches(name, known, n=1, cutoff=0.85)
+            hint = f" (did you mean {close[0]}?)" if close else ""
+            lines.append(f"{name}{given.where(name)} is not a setting and is ignored{hint}")
+    return lines
+
+
+def settings_problems(given: GivenVariables | None = None) -> list[str]:
+    """Every problem with the settings the environment and .env give, one line each. Each
+    section is built on its own, so that a bad variable in one does not hide another's; the top
+    level (the memory budget, the JSON-valued sections) is checked once they all build."""
+    given = given or GivenVariables.read()
+    problems = [line for model in SECTIONS for line in _problems_building(model, given)]
+    return list(dict.fromkeys(problems or _problems_building(Settings, given)))
+
+
+def _problems_building(model: type[BaseSettings], given: GivenVariables) -> list[str]:
+    try:
+        model()
+    except ValidationError as error:
+        failed = next((m for m in (Settings, *SECTIONS) if m.__name__ == error.title), model)
+        return [_describe(failed, detail, given) for detail in error.errors()]
+    except SettingsError as error:  # a list, dict or section setting whose value is not JSON
+        named = re.search(r'field "([^"]+)"', str(error))
+        field = model.model_fields.get(named.group(1)) if named else None
+        if named is None or field is None:
+            return [str(error)]
+        variable = variable_of(named.group(1), field)
+        value = given.value(variable)
+        return [f"{variable}{given.where(variable)}: expected {_shape(field)}, got {value!r}"]
+    return []
+
+
+def _describe(model: type[BaseModel], detail: ErrorDetails, given: GivenVariables) -> str:
+    """One validation error as `VARIABLE["key"][0] (in .env): expected ..., got ...`."""
+    loc = detail["loc"]
+    if not loc:
+        return f"{model.__name__}: {detail['msg']}"
+    name, field = _field(model, str(loc[0]))
+    variable = variable_of(name, field) if field else f"{PREFIX}{name.upper()}"
+    where = given.where(variable)
+    container = _model_at(field, loc[1:-1]) if len(loc) > 1 else model
+    if detail["type"] == "extra_forbidden":
+        keys = list(container.model_fields) if container else []
+        close = difflib.get_close_matches(str(loc[-1]), keys, n=1)
+        hint = f" (did you mean {close[0]!r}?)" if close else ""
+        return (f"{variable}{_path(loc[1:-1])}{where}: unknown key {loc[-1]!r}{hint}; "
+                f"the keys are {', '.join(keys)}")
+    if len(loc) == 1:
+        leaf = field
+    else:
+        leaf = container.model_fields.get(str(loc[-1])) if container else None
+    return (f"{variable}{_path(loc[1:])}{where}: {_expected(detail, leaf)}, "
+            f"got {_shown(detail['input'])}")
+
+
+def _field(model: type[BaseModel], key: str) -> tuple[str, FieldInfo | None]:
+    """The field an error's location starts with: by name or by alias, case-insensitively (as
+    the environment is read)."""
+    for name, field in model.model_fields.items():
+        if key.lower() in {name.lower(), *(alias.lower() for alias in _aliases(field))}:
+            return name, field
+    return key, None
+
+
+def _model_at(field: FieldInfo | None, path: tuple[int | str, ...]) -> type[BaseModel] | None:
+    """The model that holds a location inside a JSON-valued setting (None below a list)."""
+    model = _model_of(field)
+    for key in path:
+        model = _model_of(model.model_fields.get(str(key))) if model else None
+    return model
+
+
+def _model_of(field: FieldInfo | None) -> type[BaseModel] | None:
+    annotation = field.annotation if field else None
+    is_model = isinstance(annotation, type) and issubclass(annotation, BaseModel)
+    return annotation if is_model else None
+
+
+def _path(path: tuple[int | str, ...]) -> str:
+    return "".join(f"[{key}]" if isinstance(key, int) else f'["{key}"]' for key in path)
+
+
+def _shown(value: Any) -> str:
+    return repr(value) if isinstance(value, str) else json.dumps(value, default=str)
+
+
+_EXPECTED = {
+    "float_parsing": "expected a number", "float_type": "expected a number",
+    "int_parsing": "expected a whole number", "int_type": "expected a whole number",
+    "int_from_float": "expected a whole number",
+    "bool_parsing": "expected true or false", "bool_type": "expected true or false",
+    "string_type": "expected a string",
+}
+_BOUNDS = {"greater_than_equal": ("at least", "ge"), "greater_than": ("more than", "gt"),
+           "less_than_equal": ("at most", "le"), "less_than": ("less than", "lt")}
+_COMPLEX = {"list_type", "tuple_type", "dict_type", "model_type", "model_attributes_type"}
+
+
+def _expected(detail: ErrorDetails, field: FieldInfo | None) -> str:
+    """What the setting takes, in words, from pydantic's error and the field's type."""
+    kind, ctx = detail["type"], detail.get("ctx", {})
+    if kind in _EXPECTED:
+        return _EXPECTED[kind]
+    if kind in _BOUNDS:
+        words, key = _BOUNDS[kind]
+        return f"expected {words} {ctx[key]}"
+    if kind == "literal_error":
+        return f"expected {ctx['expected']}"
+    if kind == "value_error":
+        return str(ctx["error"])
+    if kind in _COMPLEX and field is not None:
+        return f"expected {_shape(field)}"
+    return detail["msg"][:1].lower() + detail["msg"][1:]
+
+
+def _shape(field: FieldInfo) -> str:
+    """How a list, dict or section setting is written: "a JSON list like '[...]'", with the
+    field's example, or a section's first three defaults."""
+    section = _model_of(field)
+    if section:
+        defaults = {name: f.default for name, f in section.model_fields.items()
+                    if type(f.default) in (int, float, str)}
+        return f"a JSON object like '{json.dumps(dict(list(defaults.items())[:3]))}'"
+    kind = "object" if get_origin(field.annotation) is dict else "list"
+    example = f" like '{json.dumps(field.examples[0])}'" if field.examples else ""
+    return f"a JSON {kind}{example}"
