@@ -11,6 +11,7 @@ from flows.runners import unwalked
 from tasks.discover import discover_urls_stage, in_batches
 from tasks.extract import extract_stage
 from tasks.fetch import fetch_stage
+from tasks.http import HttpFetcher
 from tasks.load import load_discovery_stage
 from tasks.report import RunReport
 from warehouse.settings import Settings, get_settings
@@ -29,12 +30,15 @@ def ingest_urls(
             CORPUSFLOW_* environment and .env); fill in to override them for this run only.
     """
     settings = settings or get_settings()
-    with warehouse_run("ingest-urls", params, settings) as run:
+    # One fetcher for the run: robots.txt once per origin, each host's pace kept across batches.
+    with warehouse_run("ingest-urls", params, settings) as run, \
+            HttpFetcher(settings.fetch) as fetcher:
         found = discover_urls_stage(run.session, params.urls, params.url_file, params.feeds,
-                                    params.sitemaps, settings)
+                                    params.sitemaps, settings, fetcher)
         load_discovery_stage(run.session, run.run_id, found)
         for batch in in_batches(found.urls, params.batch_size):
-            pages = fetch_stage(batch, settings.fetch)  # fetched once, even if a page fails later
+            # fetched once, even if a page fails later
+            pages = fetch_stage(batch, fetcher, settings.fetch.archive_dir)
             ingest(run, [pages], lambda pages: extract_stage.submit(
                 unwalked(pages, settings.runners), settings.extract), "extract")
         return finish(run, found.seen, found.unchanged)

@@ -18,7 +18,7 @@ from prefect import get_run_logger, task
 from prefect.cache_policies import NO_CACHE
 
 from tasks.feeds import DiscoveryError, Item, list_items, parse_feed, parse_sitemap, read_url_list
-from tasks.http import RETRY_REASONS, Fetcher, HttpFetcher
+from tasks.http import RETRY_REASONS, Fetcher
 from tasks.records import (
     DiscoveredUrl, Discovery, Fetched, FetchFailed, FetchKind, FetchRequest, FetchResult,
     InboxFile, SourceFetch, Validators, part_of,
@@ -566,7 +566,7 @@ def discover_files_stage(session: Warehouse, patterns: list[str], run_id: str,
 @task(name="discover-urls", cache_policy=NO_CACHE)
 def discover_urls_stage(
     session: Warehouse, urls: list[str], url_file: str | None, feeds: list[str],
-    sitemaps: list[str], settings: Settings,
+    sitemaps: list[str], settings: Settings, fetcher: Fetcher,
 ) -> Discovery:
     """Article URLs to fetch this run, from lists, a list file, feeds and sitemaps; feeds and
     sitemaps are fetched with the validators of their last fetch (conditional GET)."""
@@ -579,9 +579,7 @@ def discover_urls_stage(
     stored = session.url_validators(list(redacted.values()))
     validators = {url: Validators(etag=stored[key][0], last_modified=stored[key][1])
                   for url, key in redacted.items() if key in stored}
-    with HttpFetcher(settings.fetch) as fetcher:
-        found = discover_urls(fetcher, listed, feeds, sitemaps, validators, known,
-                              settings.discover)
+    found = discover_urls(fetcher, listed, feeds, sitemaps, validators, known, settings.discover)
     logger = get_run_logger()
     logger.info("%d article URLs found, %d of them stored already", found.seen, found.unchanged)
     if found.capped:

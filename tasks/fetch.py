@@ -10,12 +10,11 @@ from prefect import task
 from prefect.cache_policies import NO_CACHE
 
 from tasks.archive import archive_fetched
-from tasks.http import Fetcher, HttpFetcher, reject_for
+from tasks.http import Fetcher, reject_for
 from tasks.records import (
     ArchiveRecord, DiscoveredUrl, Fetched, FetchedPage, FetchFailed, FetchRequest,
 )
 from warehouse.records import HttpFetch, utc_naive
-from warehouse.settings import FetchSettings
 
 
 def fetch_pages(urls: Sequence[DiscoveredUrl], fetcher: Fetcher, archive_root: Path
@@ -51,7 +50,9 @@ def fetch_row(url: str, kind: str, result: Fetched | FetchFailed,
 
 
 @task(name="fetch", cache_policy=NO_CACHE)
-def fetch_stage(urls: list[DiscoveredUrl], settings: FetchSettings) -> list[FetchedPage]:
-    """Fetch and archive a batch of article pages."""
-    with HttpFetcher(settings) as fetcher:
-        return fetch_pages(urls, fetcher, settings.archive_dir)
+def fetch_stage(urls: list[DiscoveredUrl], fetcher: Fetcher, archive_dir: Path
+                ) -> list[FetchedPage]:
+    """Fetch and archive a batch of article pages with the run's fetcher: one per run, so
+    robots.txt is read once per origin and each host's interval and Crawl-delay hold from one
+    batch to the next."""
+    return fetch_pages(urls, fetcher, archive_dir)

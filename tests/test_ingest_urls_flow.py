@@ -214,3 +214,18 @@ def test_urls_over_the_cap_are_fetched_at_the_next_run(web: NewsServer, db_path:
     assert len(first) == 1 and len(second) == 2 and first < second
     assert all(not r.headers.get("if-none-match") and not r.headers.get("if-modified-since")
                for r in web.requests_for("/feed.rss"))
+
+
+def test_one_fetcher_per_run_reads_robots_once_and_keeps_the_pace_across_batches(
+        web: NewsServer) -> None:
+    """Batches of one URL each, all on one host: robots.txt is asked for once in the run (the
+    feed too goes through the run's fetcher), and request starts stay the host interval apart
+    from one batch to the next, not only within a batch."""
+    paths = ("/latin1.html", "/meta-cp1252.html", "/short.html", "/no-content-type.html")
+    ingest_urls(IngestUrlsParams(urls=[web.url(path) for path in paths],
+                                 feeds=[web.url("/feed.atom")], batch_size=1))
+    assert len(web.hits("/robots.txt")) == 1
+    started = sorted(r.at for r in web.requests if r.path != "/robots.txt")
+    assert len(started) >= len(paths) + 1
+    gaps = [later - earlier for earlier, later in zip(started, started[1:])]
+    assert min(gaps) >= INTERVAL_S - 0.02
