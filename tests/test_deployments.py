@@ -143,6 +143,20 @@ def test_the_entrypoint_is_a_flow_that_accepts_the_deployment_parameters(name: s
 
 
 @pytest.mark.parametrize("name", DEPLOYMENT_NAMES)
+def test_the_custom_run_form_describes_and_titles_every_field(name: str) -> None:
+    """The form a person fills in the UI: both parameters say what they are, and every field
+    of the settings tree is titled by its own name, also those read from a historic flat
+    variable (they were titled "Corpusflow Fetch Timeout S" beside "Connect Timeout S")."""
+    schema = entrypoint_flow(deploy_config(name)).parameters.model_dump_for_openapi()
+    for parameter in ("params", "settings"):
+        assert schema["properties"][parameter].get("description"), (name, parameter)
+    fields = [(model, key, field.get("title")) for model, definition in schema["definitions"].items()
+              for key, field in definition.get("properties", {}).items()]
+    assert fields and all(title for _, _, title in fields), name
+    assert not [f for f in fields if f[2].lower().startswith("corpusflow")], name
+
+
+@pytest.mark.parametrize("name", DEPLOYMENT_NAMES)
 def test_the_schedules_parse_as_prefect_deploy_reads_them(name: str) -> None:
     config = deploy_config(name)
     schedules = parsed_schedules(config)  # raises on a schedule Prefect cannot read

@@ -39,9 +39,11 @@ ENV_FILE = ".env"
 # `settings` parameter, whose Prefect form schema then says `additionalProperties: false`. Every
 # section reads the one .env file, so each takes from it only the variables of its own fields
 # (`dotenv_filtering`, pydantic-settings 2.14): the others' would be extra keys. A variable that
-# no setting reads is not an error but a warning (`unused_variables`).
+# no setting reads is not an error but a warning (`unused_variables`). The Prefect form titles
+# each field by its own name, also a field read from a historic flat variable (its alias).
 _ENV = SettingsConfigDict(env_prefix=PREFIX, env_file=ENV_FILE, extra="forbid",
-                          dotenv_filtering="only_existing", populate_by_name=True)
+                          dotenv_filtering="only_existing", populate_by_name=True,
+                          field_title_generator=lambda name, _: name.replace("_", " ").title())
 
 
 def _env(name: str) -> AliasChoices:
