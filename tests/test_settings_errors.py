@@ -16,7 +16,7 @@ import pytest
 
 from cli import main
 from tests.conftest import ROOT
-from warehouse.settings import PREFIX, get_settings, known_variables
+from warehouse.settings import PREFIX, get_settings, known_variables, unused_variables
 
 CORPUS = Path(sys.executable).with_name("corpus")
 
@@ -129,6 +129,20 @@ def test_a_misspelt_variable_is_warned_about_and_the_command_goes_on(
     ]
     with duckdb.connect(str(db), read_only=True) as con:
         assert con.execute("select count(*) from schema_migrations").fetchone()[0] > 0
+
+
+def test_the_json_sections_read_no_flat_variable_of_their_own(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    """CORPUSFLOW_THRESHOLD named both the near-duplicate and the story threshold at once:
+    those sections are set only as JSON objects, and a flat name of theirs is warned about."""
+    monkeypatch.setenv("CORPUSFLOW_THRESHOLD", "0.9")
+    monkeypatch.setenv("CORPUSFLOW_WINDOW_DAYS", "30")
+    settings = get_settings()
+    assert (settings.dedup.threshold, settings.stories.threshold) == (0.6, 0.2)
+    assert settings.stories.window_days == 3
+    assert sorted(unused_variables()) == [
+        "CORPUSFLOW_THRESHOLD is not a setting and is ignored",
+        "CORPUSFLOW_WINDOW_DAYS is not a setting and is ignored"]
 
 
 def test_every_documented_setting_is_read_so_none_is_warned_about() -> None:

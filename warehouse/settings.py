@@ -24,6 +24,7 @@ from pydantic import (
     AfterValidator,
     AliasChoices,
     BaseModel,
+    ConfigDict,
     Field,
     ValidationError,
     model_validator,
@@ -144,11 +145,16 @@ class EntitySettings(BaseSettings):
     )
 
 
-class DedupSettings(BaseSettings):
+# The sections set only as one JSON object read no variable of their own: as settings they
+# would also read CORPUSFLOW_THRESHOLD, one flat name for both thresholds.
+_JSON_SECTION = ConfigDict(extra="forbid", field_title_generator=_ENV["field_title_generator"])
+
+
+class DedupSettings(BaseModel):
     """Near-duplicate detection (MinHash over word shingles, LSH banding). Set as one JSON
     object in CORPUSFLOW_NEAR_DUPLICATES; after changing it, `corpus dedup` recomputes."""
 
-    model_config = _ENV
+    model_config = _JSON_SECTION
 
     shingle_size: int = Field(5, ge=1, description="Words per shingle.")
     num_perm: int = Field(128, ge=1, description="MinHash permutations.")
@@ -161,11 +167,11 @@ class DedupSettings(BaseSettings):
         return self.num_perm // self.bands
 
 
-class StorySettings(BaseSettings):
+class StorySettings(BaseModel):
     """Story grouping (tasks/stories.py). Set as one JSON object in CORPUSFLOW_STORIES; after
     changing it, `corpus regroup` groups the stored documents again."""
 
-    model_config = _ENV
+    model_config = _JSON_SECTION
 
     threshold: float = Field(
         0.2, gt=0, le=1,
