@@ -211,3 +211,27 @@ def test_names_once_spelled_alike_load_as_two_sources(db_path: Path, tmp_path: P
     rows = query(db_path, "select locator, status from sources")
     assert set(rows) == {(f"{inbox.as_uri()}/caf%FF.txt", "new"),
                          (str(inbox / "caf\\xff.txt"), "new")}
+
+
+@pytest.mark.usefixtures("prefect_server")
+def test_a_file_read_again_counts_only_the_duplicates_and_rejects_it_adds(
+        db_path: Path, tmp_path: Path) -> None:
+    """A JSON Lines file with a repeated record and a bad one, read again after a record is
+    appended: the second run reports the new document and none of the duplicate and reject
+    the first run recorded (it counted them again, though no row was added)."""
+    import json
+
+    inbox = tmp_path / "inbox"
+    inbox.mkdir()
+    records = [{"title": "Grain ships", "text": STORY}, {"title": "Grain ships", "text": STORY},
+               {"title": "no text"}]
+    feed = inbox / "wire.jsonl"
+    feed.write_text("".join(json.dumps(r) + "\n" for r in records), encoding="utf-8")
+    first = run(inbox)
+    assert (first.documents_new, first.duplicates_new, first.rejects_new) == (1, 1, 1)
+    with feed.open("a", encoding="utf-8") as more:
+        more.write(json.dumps({"title": "Tram line", "text": OTHER}) + "\n")
+    second = run(inbox)
+    assert (second.documents_new, second.duplicates_new, second.rejects_new) == (1, 0, 0)
+    assert query(db_path, "select count(*) from duplicates") == [(1,)]
+    assert query(db_path, "select count(*) from rejects") == [(1,)]

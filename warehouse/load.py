@@ -108,27 +108,31 @@ class Writes(Reads):
         return self._types_read[table]
 
     def insert_rows(self, table: str, rows: list[dict[str, Any]], *, only_new: bool = True
-                    ) -> None:
+                    ) -> int:
         """Insert `rows` (dicts with equal keys) in one statement: each column is bound as one
         list parameter and unnested, which is far faster than executemany. Rows repeating a key
-        of the batch are dropped, and with `only_new` those whose key is stored already."""
+        of the batch are dropped, and with `only_new` those whose key is stored already. Returns
+        how many rows were inserted."""
         if not rows:
-            return
+            return 0
         rows = _unique_by_key(rows, _KEYS.get(table, tuple(rows[0])))
-        self.insert_columns(table, _columns(rows), only_new=only_new)
+        return self.insert_columns(table, _columns(rows), only_new=only_new)
 
     def insert_columns(self, table: str, columns: dict[str, list], *, only_new: bool = True
-                       ) -> None:
+                       ) -> int:
         """Insert rows given as equal-length columns, unique on the table's key; with
-        `only_new`, rows whose key the table holds already are left out (an anti-join)."""
+        `only_new`, rows whose key the table holds already are left out (an anti-join).
+        Returns how many rows were inserted."""
         if not columns or not next(iter(columns.values())):
-            return
+            return 0
         with rows_of(self.con, columns, self._column_types(table)) as (rows, parameters):
             if only_new:
                 match = " and ".join(f"stored.{column} = new.{column}" for column in _KEYS[table])
                 rows = (f"select * from ({rows}) as new"
                         f" where not exists (select 1 from {table} as stored where {match})")
-            self.con.execute(f"insert into {table} ({', '.join(columns)}) {rows}", parameters)
+            inserted = self.con.execute(
+                f"insert into {table} ({', '.join(columns)}) {rows}", parameters).fetchone()
+        return int(inserted[0]) if inserted else 0
 
     def _upsert_sources(self, rows: list[dict[str, Any]]) -> None:
         """Sources seen before take the newest sighting's figures; new ones are inserted."""
@@ -176,7 +180,10 @@ class Writes(Reads):
         self._link_versions(batch.sources)
         # Band keys only for documents this transaction inserts, so lsh_bands never doubles.
         self.insert_columns("lsh_bands", batch.bands.without(stored).columns(), only_new=False)
-        self.insert_rows("duplicates", _dicts(batch.duplicates, run_id=run, recorded_at=now))
+        # The ledger counts what this batch adds: a file read again repeats the duplicates and
+        # rejects recorded when it was first read, which are not inserted twice.
+        duplicates = self.insert_rows("duplicates",
+                                      _dicts(batch.duplicates, run_id=run, recorded_at=now))
         # Mentions only for documents this transaction inserts, which keeps them free of doubles
         # without an anti-join against the biggest table.
         self.insert_columns("mentions", _mention_columns(
@@ -186,13 +193,13 @@ class Writes(Reads):
             {**row, "content_hash": row["content_hash"] or ""}
             for row in _dicts(batch.rejects, run_id=run, recorded_at=now)
         ]
-        self.insert_rows("rejects", rejects)
+        rejected = self.insert_rows("rejects", rejects)
         self.insert_rows("http_fetches", _dicts(batch.fetches, run_id=run))
         self.con.execute(
             "insert into load_batches values (?, ?, ?, ?, ?, ?, ?, ?, ?)",
             [
                 batch.batch_id, run, batch.files, batch.files_unchanged, len(batch.documents),
-                len(batch.duplicates), len(batch.rejects), len(batch.mentions), now,
+                duplicates, rejected, len(batch.mentions), now,
             ],
         )
 
