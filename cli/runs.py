@@ -18,6 +18,7 @@ import threading
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
+from urllib.parse import unquote
 
 from cli.options import command_settings
 from cli.serve import DEFAULT_PORT, api_answers, local_api_url
@@ -69,8 +70,13 @@ def print_summary(report: Any, inputs: str = "files") -> None:
     if report.reject_reasons:
         console.print(table("rejected, by reason", ["reason", inputs], report.reject_reasons))
     if report.duplicates:
-        rows = [(Path(dup).name, Path(of).name, method) for dup, of, method in report.duplicates]
-        console.print(table("new duplicates", ["file", "duplicate of", "method"], rows, False))
+        shown = report.duplicates[:MAX_DUPLICATE_ROWS]
+        names = iter(shown_locators([locator for dup, of, _ in shown for locator in (dup, of)]))
+        rows = [(next(names), next(names), method) for _, _, method in shown]
+        console.print(table("new duplicates", [inputs[:-1], "duplicate of", "method"], rows, False))
+        if len(report.duplicates) > len(shown):
+            console.print(f"… and {len(report.duplicates) - len(shown)} more: select * from "
+                          f"duplicates where run_id = '{report.run_id}'", highlight=False)
     console.print(table(f"documents per language ({report.documents_total} in the warehouse)",
                         ["language", "documents"], report.languages))
     if report.top_entities:  # a run with nothing new has none: no empty table to puzzle over
@@ -84,6 +90,22 @@ def print_summary(report: Any, inputs: str = "files") -> None:
                             [(title, docs, new) for _, title, docs, new in report.stories], False))
     console.print("\nTry a query:")
     console.print(f'  {_program()} sql "{report.example_sql}"', highlight=False, soft_wrap=True)
+
+
+# The summary lists a run's first new duplicates; the rest are a query away.
+MAX_DUPLICATE_ROWS = 20
+
+
+def shown_locators(locators: list[str]) -> list[str]:
+    """Locators as the summary prints them: files by their path below the folder they all
+    share (a bare name is ambiguous: sport/240.txt and business/240.txt), URLs in full."""
+    paths = [unquote(loc.removeprefix("file://"), errors="backslashreplace")
+             if loc.startswith("file://") else loc
+             for loc in locators]
+    if not paths or not all(path.startswith("/") for path in paths):
+        return paths
+    base = os.path.commonpath([os.path.dirname(path.partition("#")[0]) for path in paths])
+    return [os.path.relpath(path, base) for path in paths]
 
 
 def _program() -> str:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from cli.runs import print_summary
+from cli.runs import MAX_DUPLICATE_ROWS, print_summary, shown_locators
 from tasks.report import RunReport
 
 
@@ -37,3 +37,30 @@ def test_a_run_with_no_new_entities_prints_no_empty_entity_table(
     quiet.top_entities = []
     print_summary(quiet)
     assert "top entities" not in capsys.readouterr().out
+
+
+def test_duplicates_are_named_by_their_path_in_the_inbox_and_the_list_is_capped(
+        capsys: pytest.CaptureFixture[str]) -> None:
+    """BBC's sport/240.txt and business/240.txt were both printed as 240.txt, and a run of 300
+    copies printed 300 rows."""
+    many = report()
+    many.duplicates = [(f"file:///data/bbc/sport/{n}.txt", f"file:///data/bbc/business/{n}.txt",
+                        "exact") for n in range(MAX_DUPLICATE_ROWS + 5)]
+    many.duplicates_new = len(many.duplicates)
+    print_summary(many)
+    out = capsys.readouterr().out
+    assert "sport/0.txt" in out and "business/0.txt" in out
+    assert f"sport/{MAX_DUPLICATE_ROWS - 1}.txt" in out
+    assert f"sport/{MAX_DUPLICATE_ROWS}.txt" not in out
+    assert ("… and 5 more: select * from duplicates where run_id = '7275d748aa'"
+            in " ".join(out.split()))
+
+
+@pytest.mark.parametrize(("locators", "shown"), [
+    (["file:///in/a/240.txt", "file:///in/b/240.txt"], ["a/240.txt", "b/240.txt"]),
+    (["file:///in/wire.jsonl#2", "file:///in/wire.jsonl#1"], ["wire.jsonl#2", "wire.jsonl#1"]),
+    (["file:///in/caf%C3%A9.txt", "file:///in/x.txt"], ["café.txt", "x.txt"]),
+    (["https://a.example/x", "https://b.example/y"], ["https://a.example/x", "https://b.example/y"]),
+])
+def test_shown_locators(locators: list[str], shown: list[str]) -> None:
+    assert shown_locators(locators) == shown
