@@ -558,8 +558,10 @@ def discover_files_stage(session: Warehouse, patterns: list[str], run_id: str,
                            settings.settle_s, part_records=settings.max_part_records)
     session.record_discovery(run_id, found.seen, found.unchanged)
     session.publish_progress(run_id)
-    get_run_logger().info("%d files seen, %d unchanged, %d still being written (left for the "
-                          "next run)", found.seen, found.unchanged, found.settling)
+    get_run_logger().info("%d files seen, %d skipped as unchanged since the last run (same "
+                          "size and modification time; the summary's 'unchanged' also counts "
+                          "files read again whose text did not change), %d still being written "
+                          "(left for the next run)", found.seen, found.unchanged, found.settling)
     return found
 
 
