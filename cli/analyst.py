@@ -130,7 +130,7 @@ def command_stories(args: argparse.Namespace) -> int:
     target = analyst_file(args)
     if target is None:
         return 1
-    overview: list[tuple[int, int, Any]] = []
+    overview: list[tuple[int, int, Any, int]] = []
 
     def query(session: AnalystSession) -> list[Result]:
         columns, rows = session.top_stories(args.days, args.limit)
@@ -145,8 +145,12 @@ def command_stories(args: argparse.Namespace) -> int:
     return status
 
 
-def no_stories_note(days: int, stories: int, grouped: int, latest: Any) -> str:
+def no_stories_note(days: int, stories: int, grouped: int, latest: Any, ungrouped: int = 0
+                    ) -> str:
     """Why `corpus stories` printed no row, and what to try."""
+    if ungrouped:
+        return (f"{ungrouped} documents are in no story: they were stored before this version"
+                " of corpusflow grouped stories. `corpus regroup` groups them.")
     if not grouped:
         return (f"No story of more than one document yet ({stories} stories, one document"
                 " each): a story grows when a later document reports the same event.")

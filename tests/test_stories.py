@@ -238,3 +238,24 @@ def test_the_seeds_three_italian_articles_on_different_events_stay_apart(
             " join sources s on s.source_id = d.source_id").fetchall()}
     assert len({stories["002.txt"], stories["003.txt"], stories["004.txt"]}) == 3
     assert len(set(stories.values())) == 5
+
+
+@pytest.mark.usefixtures("prefect_server")
+def test_documents_stored_before_the_story_stage_are_named_and_regroup_groups_them(
+        db_path: Path, inbox: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """A warehouse of an older corpusflow gains the story tables from its migration but no
+    member: `corpus stories` said "0 stories, one document each". It says how many documents
+    are in no story and what groups them; after `corpus regroup` every one is in a story."""
+    ingest_files(IngestFilesParams(inbox=[str(inbox)]))
+    with duckdb.connect(str(db_path)) as con:  # as the migration that adds stories leaves it
+        for table in ("story_links", "story_members", "story_terms", "story_term_counts"):
+            con.execute(f"delete from {table}")
+    capsys.readouterr()
+    assert main(["stories", "--db", str(db_path), "--live"]) == 0
+    note = " ".join(capsys.readouterr().err.split())
+    assert "5 documents are in no story" in note and "`corpus regroup` groups them" in note
+    regroup_stories(RegroupParams())
+    with duckdb.connect(str(db_path), read_only=True) as con:
+        assert con.execute("select count(*) from story_members").fetchone() == (5,)
+    assert main(["stories", "--db", str(db_path), "--live"]) == 0
+    assert "in no story" not in capsys.readouterr().err

@@ -455,16 +455,19 @@ class Reads:
             " order by b.documents desc, b.last_day desc, b.story_id", [days, limit])
         return [column[0] for column in cursor.description], cursor.fetchall()
 
-    def story_overview(self) -> tuple[int, int, dt.date | None]:
-        """Stories in the warehouse, those of more than one document, and the latest last day
-        of those (None when there are none)."""
+    def story_overview(self) -> tuple[int, int, dt.date | None, int]:
+        """Stories in the warehouse, those of more than one document, the latest last day of
+        those (None when there are none), and the documents in no story (stored before the
+        story stage existed: `corpus regroup` groups them)."""
         row = self.con.execute(
             "with sizes as (select m.story_id, count(*) as documents,"
             " max(coalesce(d.published, cast(d.created_at as date))) as last_day"
             " from story_members m join documents d using (doc_id) group by m.story_id)"
             " select count(*), count(*) filter (where documents > 1),"
-            " max(last_day) filter (where documents > 1) from sizes").fetchone()
-        return int(row[0]), int(row[1]), row[2]
+            " max(last_day) filter (where documents > 1),"
+            " (select count(*) from documents d where not exists"
+            "  (select 1 from story_members m where m.doc_id = d.doc_id)) from sizes").fetchone()
+        return int(row[0]), int(row[1]), row[2], int(row[3])
 
     def run_stories(self, run_id: str, limit: int = 5) -> list[tuple[str, str, int, int]]:
         """(story_id, title, documents, of them joined in this run) of the stories of more than
