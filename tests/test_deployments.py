@@ -164,6 +164,13 @@ def test_the_schedules_parse_as_prefect_deploy_reads_them(name: str) -> None:
     for schedule in schedules:
         # The status line of `corpus serve` names the schedule, not just "scheduled".
         assert server.describe_schedule(schedule.schedule) != "scheduled", (name, schedule)
+        # An interval counted from a fixed anchor: each start of `corpus serve` deploys again,
+        # and an anchor of "now" moved the next run on every restart (never reached if the
+        # server restarts more often than the interval).
+        if hasattr(schedule.schedule, "interval"):
+            anchor = schedule.schedule.anchor_date
+            assert (anchor.minute, anchor.second) == (0, 0), (name, anchor)
+            assert datetime.now(UTC) - anchor > timedelta(days=1), (name, anchor)
     slugs = [schedule.slug for schedule in schedules if schedule.slug]
     assert len(set(slugs)) == len(slugs), f"{name}: two schedules share a slug: {slugs}"
 
