@@ -157,17 +157,33 @@ def parse_json_record(line: str) -> dict:
         next((record[f] for f in _TEXT_FIELDS if isinstance(record.get(f), str)), ""))
     if not text.strip():
         raise Fail("missing_text", f"no non-empty text field (tried {', '.join(_TEXT_FIELDS)})")
-    published, precision = published_day(next((record[f] for f in _DATE_FIELDS if record.get(f)), None))
+    repairs: list[str] = []
+    written = next((record[f] for f in _DATE_FIELDS if record.get(f)), None)
+    published, precision = published_day(written if isinstance(written, str) else None)
+    if written is not None and published is None:  # "2024-13-45", or not a string
+        repairs.append(f"invalid_date:{str(written)[:40]}")
+    site = "site_name" if record.get("site_name") else "source"
     return {
-        "title": _str_or_none(record.get("title")), "text": text,
-        "url": _str_or_none(record.get("url")), "author": _str_or_none(record.get("author")),
-        "site_name": _str_or_none(record.get("site_name") or record.get("source")),
-        "published": published, "published_precision": precision,
+        "title": _field(record, "title", repairs, numbers=True), "text": text,
+        "url": _field(record, "url", repairs), "author": _field(record, "author", repairs),
+        "site_name": _field(record, site, repairs),
+        "published": published, "published_precision": precision, "repairs": repairs,
     }
 
 
-def _str_or_none(value: object) -> str | None:
-    return scrub_surrogates(str(value)) if value not in (None, "") else None
+def _field(record: dict, name: str, repairs: list[str], numbers: bool = False) -> str | None:
+    """A text field of a record; a value of another type (a list for `url`, an object) is left
+    out and noted (`ignored_field:url:list`) rather than stored as its Python text. A title may
+    be a number."""
+    value = record.get(name)
+    if value is None or value == "":
+        return None
+    if isinstance(value, str):
+        return scrub_surrogates(value)
+    if numbers and isinstance(value, int | float) and not isinstance(value, bool):
+        return str(value)
+    repairs.append(f"ignored_field:{name}:{type(value).__name__}")
+    return None
 
 
 _LONE_SURROGATE = re.compile("[\ud800-\udfff]")

@@ -107,6 +107,18 @@ def test_json_record_fields() -> None:
     assert (fields["published"], fields["published_precision"]) == (dt.date(2024, 5, 1), "day")
 
 
+def test_json_record_fields_of_another_type_are_left_out_and_noted() -> None:
+    """A list for `url` was stored as "['x']", the Python text of the list; an impossible date
+    vanished without a word (a .txt header notes it)."""
+    fields = parse_json_record(json.dumps({
+        "text": "Body", "url": ["https://e.org/x"], "author": {"name": "A"}, "title": 1984,
+        "date": "2024-13-45"}))
+    assert (fields["url"], fields["author"], fields["title"]) == (None, None, "1984")
+    assert fields["published"] is None
+    assert fields["repairs"] == ["invalid_date:2024-13-45", "ignored_field:url:list",
+                                 "ignored_field:author:dict"]
+
+
 @pytest.mark.parametrize(
     ("line", "reason"),
     [("{not json", "invalid_json"), ("[1, 2]", "invalid_json"), ('{"title": "x"}', "missing_text"),
