@@ -77,7 +77,16 @@ def file_sources(
     """The sources rows one read input produces: the file or URL (for a file read in parts,
     with its last part), plus one per record of a JSON Lines file."""
     own = statuses.get(candidate.source_id)
-    status, doc_id = own or ("new" if outcome.articles else "rejected", None)
+    holds_records = any(item.source_id != candidate.source_id
+                        for item in [*outcome.articles, *outcome.rejects])
+    if holds_records:
+        # A JSON Lines file is rejected only for itself (unreadable, too large), never for its
+        # records, which have rows of their own: a file read in parts whose last part held only
+        # bad records was marked rejected, though its earlier parts gave documents.
+        itself = any(r.source_id == candidate.source_id for r in outcome.rejects)
+        status, doc_id = ("rejected" if itself else "new"), None
+    else:
+        status, doc_id = own or ("new" if outcome.articles else "rejected", None)
     file_row = Source(
         source_id=candidate.source_id, locator=candidate.locator, kind=candidate.kind,
         size=candidate.size, mtime_ns=candidate.mtime_ns, content_hash=outcome.content_hash,

@@ -105,3 +105,24 @@ def test_a_file_read_in_parts_loads_as_when_read_whole(tmp_path: Path) -> None:
     assert rows(parted, "select sum(files) from load_batches") == [(1,)]
     again = run(inbox, parted, 30_000)  # unchanged: recognised by its hash, nothing re-read
     assert (again.documents_new, again.files_unchanged) == (0, 1)
+
+
+def test_a_file_whose_last_part_holds_only_bad_records_is_not_a_rejected_file(
+        tmp_path: Path) -> None:
+    """Good records, then a tail of records with no text: read in parts, the last part gives
+    only rejects. The file row says what the file is (read, as when read whole), and each bad
+    record has its own rejected row; it was marked rejected by its last part alone."""
+    inbox = tmp_path / "inbox"
+    inbox.mkdir()
+    write_records(inbox / "wire.jsonl", 600)
+    with (inbox / "wire.jsonl").open("a", encoding="utf-8") as tail:
+        tail.writelines(json.dumps({"title": f"empty {n}", "note": "x" * 200}) + "\n"
+                        for n in range(300))
+    whole, parted = tmp_path / "whole.duckdb", tmp_path / "parted.duckdb"
+    run(inbox, whole, None)
+    report = run(inbox, parted, 30_000)
+    assert (report.documents_new, report.rejects_new) == (600, 300)
+    file_row = "select status from sources where kind = 'file'"
+    assert rows(parted, file_row) == rows(whole, file_row) == [("new",)]
+    assert rows(parted, "select status, count(*) from sources where kind = 'record' group by 1"
+                ) == [("new", 600), ("rejected", 300)]
