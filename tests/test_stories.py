@@ -14,6 +14,7 @@ import duckdb
 import pytest
 
 from cli import main
+from tests.conftest import SEEDS
 from flows.ingest_files import ingest_files
 from flows.params import IngestFilesParams
 from flows.stories import RegroupParams, regroup_stories
@@ -259,3 +260,35 @@ def test_documents_stored_before_the_story_stage_are_named_and_regroup_groups_th
         assert con.execute("select count(*) from story_members").fetchone() == (5,)
     assert main(["stories", "--db", str(db_path), "--live"]) == 0
     assert "in no story" not in capsys.readouterr().err
+
+
+@pytest.mark.usefixtures("prefect_server")
+def test_a_revised_article_is_one_document_of_its_story_and_the_current_one_is_unique(
+        db_path: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """A file edited between runs ("Update: ..." added) keeps its first version, superseded;
+    the new one is a near copy of it. unique_documents showed the old text and not the current
+    one, and the story counted two documents, as if another outlet had covered the event."""
+    inbox = tmp_path / "news"
+    inbox.mkdir()
+    article = inbox / "crocus.txt"
+    first = (SEEDS / "000.txt").read_text(encoding="utf-8")
+    article.write_text(first, encoding="utf-8")
+    ingest_files(IngestFilesParams(inbox=[str(inbox)]))
+    article.write_text(first.rstrip() + "\n\nUpdate: the death toll rose to 145 on Sunday, the "
+                       "emergencies ministry said.\n", encoding="utf-8")
+    report = ingest_files(IngestFilesParams(inbox=[str(inbox)]))
+    with duckdb.connect(str(db_path), read_only=True) as con:
+        versions = con.execute("select doc_id, superseded_by from documents order by created_at"
+                               ).fetchall()
+        assert len(versions) == 2 and versions[0][1] == versions[1][0]  # old → current
+        assert con.execute("select count(*) from duplicates where method = 'near'"
+                           ).fetchone() == (1,)
+        unique = con.execute("select doc_id from unique_documents").fetchall()
+        stories = con.execute("select documents from stories").fetchall()
+        timeline = con.execute("select sum(documents) from story_timeline").fetchone()
+    assert unique == [(versions[1][0],)]
+    assert stories == [(1,)] and timeline == (1,)
+    assert report.stories == []  # nothing grew
+    capsys.readouterr()
+    assert main(["stories", "--db", str(db_path), "--live", "--days", "100000"]) == 0
+    assert "No story of more than one document yet" in " ".join(capsys.readouterr().err.split())
