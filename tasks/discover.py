@@ -572,17 +572,17 @@ def discover_urls_stage(
 ) -> Discovery:
     """Article URLs to fetch this run, from lists, a list file, feeds and sitemaps; feeds and
     sitemaps are fetched with the validators of their last fetch (conditional GET)."""
+    logger = get_run_logger()
     listed = [*urls, *(read_url_file(url_file) if url_file else [])]
     if not (listed or feeds or sitemaps):
-        get_run_logger().warning("no URLs, feeds or sitemaps to read: nothing to fetch (give "
-                                 "them in the run's params: urls, url_file, feeds, sitemaps)")
+        logger.warning("no URLs, feeds or sitemaps to read: nothing to fetch (give them in "
+                       "the run's params: urls, url_file, feeds, sitemaps)")
     known = session.known_urls(FetchRetry(RETRY_REASONS, settings.discover.max_url_attempts))
     redacted = {url: redact_url(url) for url in [*feeds, *sitemaps]}  # as the warehouse has them
     stored = session.url_validators(list(redacted.values()))
     validators = {url: Validators(etag=stored[key][0], last_modified=stored[key][1])
                   for url, key in redacted.items() if key in stored}
     found = discover_urls(fetcher, listed, feeds, sitemaps, validators, known, settings.discover)
-    logger = get_run_logger()
     logger.info("%d article URLs found, %d of them stored already", found.seen, found.unchanged)
     if found.capped:
         logger.warning("%d more URLs left for a later run by the caps (max_urls_per_run %d, "

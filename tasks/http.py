@@ -6,8 +6,9 @@ implementation (httpx). A fetch never raises: it returns `Fetched`
 with a reason from `FAIL_REASONS`.
 
 What "polite" means here, and why each rule exists:
-- robots.txt is read once per origin per run (the flow keeps one fetcher) and obeyed, Crawl-delay included (RFC 9309: a 4xx
-  robots.txt allows everything, a 5xx one disallows everything);
+- robots.txt is read once per origin per run (the flow keeps one fetcher) and obeyed,
+  Crawl-delay included (RFC 9309: a 4xx robots.txt allows everything, a 5xx one disallows
+  everything);
 - per host, a minimum interval between request starts and a cap on concurrent requests, so a
   batch of 500 URLs from one outlet does not look like an attack;
 - 408/429/5xx are retried with exponential backoff, and Retry-After is honoured (up to a cap:

@@ -443,8 +443,7 @@ class Reads:
         cursor = self.con.execute(
             "with members as (select m.story_id, d.language,"
             " coalesce(d.published, cast(d.created_at as date)) as day"
-            " from story_members m join documents d using (doc_id)"
-            " where d.superseded_by is null),"  # a revised article is one document
+            " from current_story_members m join documents d using (doc_id)),"
             " big as (select story_id, count(*) as documents,"
             " list(distinct language order by language) as languages,"
             " min(day) as first_day, max(day) as last_day from members group by story_id"
@@ -463,8 +462,8 @@ class Reads:
         row = self.con.execute(
             "with sizes as (select m.story_id, count(*) as documents,"
             " max(coalesce(d.published, cast(d.created_at as date))) as last_day"
-            " from story_members m join documents d using (doc_id)"
-            " where d.superseded_by is null group by m.story_id)"
+            " from current_story_members m join documents d using (doc_id)"
+            " group by m.story_id)"
             " select count(*), count(*) filter (where documents > 1),"
             " max(last_day) filter (where documents > 1),"
             " (select count(*) from documents d where not exists"
@@ -475,11 +474,9 @@ class Reads:
         """(story_id, title, documents, of them joined in this run) of the stories of more than
         one document that the run started or grew, those it grew most first."""
         return self.con.execute(
-            "with current as (select m.* from story_members m join documents d using (doc_id)"
-            " where d.superseded_by is null),"  # a revised article neither grows nor counts
-            " joined as (select story_id, count(*) as new from current"
+            "with joined as (select story_id, count(*) as new from current_story_members"
             " where run_id = ? group by story_id),"
-            " sizes as (select story_id, count(*) as documents from current"
+            " sizes as (select story_id, count(*) as documents from current_story_members"
             " where story_id in (select story_id from joined) group by story_id)"
             " select j.story_id,"
             " left(coalesce(d.title, split_part(trim(d.text), chr(10), 1)), 80),"

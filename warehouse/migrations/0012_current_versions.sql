@@ -17,6 +17,14 @@ where d.superseded_by is null
       where x.doc_id = d.doc_id and c.superseded_by is null
   );
 
+-- current_story_members: story_members of current documents, the ones a story's size counts
+-- (here and in warehouse/queries.py).
+create view current_story_members as
+select m.*
+from story_members as m
+join documents as d on d.doc_id = m.doc_id
+where d.superseded_by is null;
+
 -- stories: as in 0011, with `documents` and `languages` counting current documents; the title
 -- and the days still come from every version (the story began when its first version came).
 create or replace view stories as
@@ -65,7 +73,6 @@ select
     coalesce(d.published, cast(d.created_at as date)) as day,
     d.language,
     count(*) as documents
-from story_members as m
+from current_story_members as m
 join documents as d on d.doc_id = m.doc_id
-where d.superseded_by is null
 group by all;
